@@ -1,0 +1,233 @@
+import pRetry, { AbortError } from 'p-retry';
+import { ContentionError, LimitExceededError, ShardcountError } from '../errors/index.js';
+import type { EntityBackend, Mutation, StoredEntity } from './entity-backend.js';
+import type {
+  EntityOf,
+  EntityStore,
+  QueryOptions,
+  QueryResult,
+  RetryPolicy,
+  SaveEntry,
+  TransactionWork,
+  TransactOptions,
+} from './entity-store.js';
+import { cloneEntity, toStorableEntity } from './entity-value.js';
+import { assertKey, type Key, type Kind, keyId } from './key.js';
+import { ambientTransaction, type TransactionContext } from './transaction-context.js';
+
+/** Default retry policy of `transact`; see {@link RetryPolicy}. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
+  retries: 10,
+  minTimeoutMs: 10,
+  maxTimeoutMs: 1000,
+  factor: 2,
+});
+
+/** Options shared by every store built on {@link BackendEntityStore}. */
+export interface EntityStoreOptions {
+  /** Default retry policy of `transact`/`transactNew`; fields left out keep their defaults. */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Called before every transaction retry, for metrics. Per-call `onRetry` runs as well. */
+  readonly onRetry?: TransactOptions['onRetry'];
+}
+
+/**
+ * The Objectify-like {@link EntityStore} over any {@link EntityBackend}: validation before
+ * I/O, chunking to the backend's limits, the ambient transaction with read-your-writes,
+ * and jittered retries on contention. `MemoryEntityStore` and `DatastoreEntityStore` are
+ * this class over their backends.
+ */
+export class BackendEntityStore implements EntityStore {
+  /** The backend this store runs on; wrappers such as fault injection reuse it. */
+  readonly backend: EntityBackend;
+  readonly #retry: RetryPolicy;
+  readonly #onRetry: TransactOptions['onRetry'];
+
+  /**
+   * @param backend - the storage engine
+   * @param options - retry policy and hooks
+   */
+  constructor(backend: EntityBackend, options: EntityStoreOptions = {}) {
+    this.backend = backend;
+    this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
+    this.#onRetry = options.onRetry;
+  }
+
+  get inTransaction(): boolean {
+    return this.#current() !== undefined;
+  }
+
+  async load<T extends object>(key: Key<T>): Promise<T | undefined> {
+    const [entity] = await this.loadMany([key] as const);
+    return entity as T | undefined;
+  }
+
+  async loadMany<const K extends readonly Key[]>(
+    keys: K,
+  ): Promise<{ -readonly [I in keyof K]: EntityOf<K[I]> | undefined }> {
+    for (const k of keys) assertKey(k);
+    const tx = this.#current();
+    const found = new Map<string, StoredEntity | undefined>();
+    const pending: Key[] = [];
+    for (const k of keys) {
+      const id = keyId(k);
+      if (found.has(id) || pending.some((p) => keyId(p) === id)) continue;
+      const buffered = tx?.writes.get(id);
+      if (buffered) found.set(id, buffered.type === 'upsert' ? buffered.entity : undefined);
+      else pending.push(k);
+    }
+    const { maxLookupKeys } = this.backend.limits;
+    const chunks: Key[][] = [];
+    for (let i = 0; i < pending.length; i += maxLookupKeys) {
+      chunks.push(pending.slice(i, i + maxLookupKeys));
+    }
+    const results = await Promise.all(
+      chunks.map((chunk) => this.backend.lookup(chunk, tx?.transaction)),
+    );
+    chunks.forEach((chunk, c) => {
+      chunk.forEach((k, i) => found.set(keyId(k), results[c]?.[i]));
+    });
+    return keys.map((k) => {
+      const entity = found.get(keyId(k));
+      return entity === undefined ? undefined : cloneEntity(entity);
+    }) as { -readonly [I in keyof K]: EntityOf<K[I]> | undefined };
+  }
+
+  save<T extends object>(key: Key<T>, entity: T): Promise<void> {
+    return this.saveMany([{ key, entity }]);
+  }
+
+  async saveMany(entries: readonly SaveEntry[]): Promise<void> {
+    const mutations = entries.map((e): Mutation => {
+      assertKey(e.key);
+      return { type: 'upsert', key: e.key, entity: toStorableEntity(e.key.kind, e.entity) };
+    });
+    await this.#write(mutations);
+  }
+
+  delete(key: Key): Promise<void> {
+    return this.deleteMany([key]);
+  }
+
+  async deleteMany(keys: readonly Key[]): Promise<void> {
+    for (const k of keys) assertKey(k);
+    await this.#write(keys.map((key): Mutation => ({ type: 'delete', key })));
+  }
+
+  async query<T extends object>(
+    kind: Kind<T>,
+    options: QueryOptions = {},
+  ): Promise<Array<QueryResult<T>>> {
+    const rows = await this.backend.query({
+      kind: kind.name,
+      filters: options.filters ?? [],
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+    });
+    return rows.map((row) => ({
+      key: kind.key(row.key.name),
+      entity: cloneEntity(row.entity) as unknown as T,
+    }));
+  }
+
+  transact<R>(work: TransactionWork<R>, options: TransactOptions = {}): Promise<R> {
+    const current = this.#current();
+    if (current) return work({ attempt: current.attempt });
+    return this.#runNew(work, options);
+  }
+
+  transactNew<R>(work: TransactionWork<R>, options: TransactOptions = {}): Promise<R> {
+    return this.#runNew(work, options);
+  }
+
+  transactionless<R>(work: () => Promise<R>): Promise<R> {
+    return ambientTransaction.run(undefined, work);
+  }
+
+  close(): Promise<void> {
+    return this.backend.close();
+  }
+
+  /** The ambient transaction when it belongs to this store. */
+  #current(): TransactionContext | undefined {
+    const ctx = ambientTransaction.getStore();
+    if (ctx === undefined || ctx.owner !== this.backend) return undefined;
+    if (ctx.closed) {
+      throw new ShardcountError(
+        'TRANSACTION_CLOSED',
+        `Transaction ${ctx.transaction.id} has already committed or rolled back; work that outlives its transaction cannot use it.`,
+      );
+    }
+    return ctx;
+  }
+
+  async #write(mutations: Mutation[]): Promise<void> {
+    const tx = this.#current();
+    if (tx) {
+      for (const m of mutations) tx.writes.set(keyId(m.key), m);
+      return;
+    }
+    const unique = [...new Map(mutations.map((m) => [keyId(m.key), m])).values()];
+    const { maxMutationsPerCommit } = this.backend.limits;
+    for (let i = 0; i < unique.length; i += maxMutationsPerCommit) {
+      await this.backend.commit(unique.slice(i, i + maxMutationsPerCommit));
+    }
+  }
+
+  #runNew<R>(work: TransactionWork<R>, options: TransactOptions): Promise<R> {
+    const policy = { ...this.#retry, ...options.retry };
+    return pRetry(
+      async (attempt) => {
+        try {
+          return await this.#attempt(work, attempt);
+        } catch (error) {
+          if (error instanceof ContentionError) throw error;
+          throw new AbortError(error instanceof Error ? error : String(error));
+        }
+      },
+      {
+        retries: policy.retries,
+        minTimeout: policy.minTimeoutMs,
+        maxTimeout: policy.maxTimeoutMs,
+        factor: policy.factor,
+        randomize: true,
+        shouldRetry: ({ error, attemptNumber, retriesLeft }) => {
+          const event = { attempt: attemptNumber, retriesLeft, error };
+          this.#onRetry?.(event);
+          options.onRetry?.(event);
+          return true;
+        },
+      },
+    );
+  }
+
+  async #attempt<R>(work: TransactionWork<R>, attempt: number): Promise<R> {
+    const transaction = await this.backend.beginTransaction();
+    const ctx: TransactionContext = {
+      owner: this.backend,
+      transaction,
+      writes: new Map(),
+      attempt,
+      closed: false,
+    };
+    let committing = false;
+    try {
+      const result = await ambientTransaction.run(ctx, () => work({ attempt }));
+      const mutations = [...ctx.writes.values()];
+      if (mutations.length > this.backend.limits.maxMutationsPerCommit) {
+        throw new LimitExceededError(
+          `A transaction may write at most ${this.backend.limits.maxMutationsPerCommit} entities on ${this.backend.description}; this one wrote ${mutations.length}. Nothing was written.`,
+          { context: { mutations: mutations.length } },
+        );
+      }
+      ctx.closed = true;
+      committing = true;
+      await this.backend.commit(mutations, transaction);
+      return result;
+    } catch (error) {
+      ctx.closed = true;
+      // A failed commit has already ended the transaction; anything earlier must release it.
+      if (!committing) await this.backend.rollback(transaction).catch(() => undefined);
+      throw error;
+    }
+  }
+}

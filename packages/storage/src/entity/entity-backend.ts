@@ -1,0 +1,79 @@
+import type { EntityValue } from './entity-value.js';
+import type { Key } from './key.js';
+
+/** A stored entity as a backend sees it: validated, plain data. */
+export type StoredEntity = Record<string, EntityValue>;
+
+/** One write of a commit. */
+export type Mutation =
+  | { readonly type: 'upsert'; readonly key: Key; readonly entity: StoredEntity }
+  | { readonly type: 'delete'; readonly key: Key };
+
+/** An open backend transaction; opaque to everyone but the backend that made it. */
+export interface BackendTransaction {
+  /** Identifier for logs and error messages. */
+  readonly id: string;
+}
+
+/** What one backend call may carry. Callers of a backend must stay within these. */
+export interface EntityBackendLimits {
+  /** Most keys one `lookup` may ask for (Datastore: 1000). */
+  readonly maxLookupKeys: number;
+  /** Most mutations one `commit` may carry (Datastore: 500). */
+  readonly maxMutationsPerCommit: number;
+}
+
+/** An equality filter on one top-level property. */
+export interface PropertyFilter {
+  /** Property name. */
+  readonly property: string;
+  /** Value the property must equal. */
+  readonly value: string | number | boolean | null;
+}
+
+/** A query a backend answers: one kind, equality filters, a result limit. */
+export interface BackendQuery {
+  /** Kind to read. */
+  readonly kind: string;
+  /** All must match (AND). */
+  readonly filters: readonly PropertyFilter[];
+  /** Most results to return; unlimited when absent. */
+  readonly limit?: number;
+}
+
+/**
+ * The primitive operations of a storage engine. {@link BackendEntityStore} builds the
+ * Objectify-like API (ambient transactions, retries, chunking, validation) on top of these,
+ * so a new storage engine only implements this interface.
+ *
+ * A backend maps its native failures to shardcount errors: a lost optimistic race to
+ * `ContentionError`, an unreachable service to `StoreUnavailableError`, a commit whose
+ * outcome is unknown to `AmbiguousCommitError`, an over-limit call to `LimitExceededError`.
+ */
+export interface EntityBackend {
+  /** Human-readable name for messages, e.g. `datastore(project/namespace)`. */
+  readonly description: string;
+  /** Per-call limits the store chunks to. */
+  readonly limits: EntityBackendLimits;
+  /** Starts a transaction. */
+  beginTransaction(): Promise<BackendTransaction>;
+  /**
+   * Reads entities, results in the order of `keys` (`undefined` for a missing entity).
+   * `keys` holds no duplicates and at most `limits.maxLookupKeys` keys.
+   */
+  lookup(
+    keys: readonly Key[],
+    transaction?: BackendTransaction,
+  ): Promise<Array<StoredEntity | undefined>>;
+  /**
+   * Applies `mutations` atomically; with a transaction, commits it. At most
+   * `limits.maxMutationsPerCommit` mutations, no two on the same key.
+   */
+  commit(mutations: readonly Mutation[], transaction?: BackendTransaction): Promise<void>;
+  /** Abandons a transaction. Best-effort: the store ignores its failures. */
+  rollback(transaction: BackendTransaction): Promise<void>;
+  /** Runs a non-transactional query, results ordered by key name. */
+  query(query: BackendQuery): Promise<Array<{ key: Key; entity: StoredEntity }>>;
+  /** Releases connections. */
+  close(): Promise<void>;
+}

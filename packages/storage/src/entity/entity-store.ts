@@ -1,0 +1,130 @@
+import type { PropertyFilter } from './entity-backend.js';
+import type { Key, Kind } from './key.js';
+
+/** The entity type a key refers to. */
+export type EntityOf<K> = K extends Key<infer T> ? T : never;
+
+/** One entity to save: its key and its data. */
+export interface SaveEntry<T extends object = object> {
+  /** Where to save. */
+  readonly key: Key<T>;
+  /** The data; properties whose value is `undefined` are not stored. */
+  readonly entity: T;
+}
+
+/** One result of {@link EntityStore.query}. */
+export interface QueryResult<T extends object> {
+  /** The entity's key. */
+  readonly key: Key<T>;
+  /** The entity's data. */
+  readonly entity: T;
+}
+
+/** Options of {@link EntityStore.query}. */
+export interface QueryOptions {
+  /** Equality filters on top-level properties, all of which must match. */
+  readonly filters?: readonly PropertyFilter[];
+  /** Most results to return. */
+  readonly limit?: number;
+}
+
+/**
+ * How `transact` retries a transaction that lost an optimistic-concurrency race. Delays
+ * grow by `factor` from `minTimeoutMs` to at most `maxTimeoutMs` and are randomised
+ * (jitter) so that contenders spread out.
+ */
+export interface RetryPolicy {
+  /** Retries after the first attempt (so `retries + 1` attempts in all). Default 10. */
+  readonly retries: number;
+  /** Delay before the first retry, in milliseconds. Default 10. */
+  readonly minTimeoutMs: number;
+  /** Largest delay between attempts, in milliseconds. Default 1000. */
+  readonly maxTimeoutMs: number;
+  /** Growth of the delay per attempt. Default 2. */
+  readonly factor: number;
+}
+
+/** Reported through {@link TransactOptions.onRetry} before a transaction is retried. */
+export interface RetryEvent {
+  /** Number of the attempt that failed, from 1. */
+  readonly attempt: number;
+  /** Retries still allowed after this one. */
+  readonly retriesLeft: number;
+  /** Why it failed (a `ContentionError`). */
+  readonly error: Error;
+}
+
+/** Options of {@link EntityStore.transact} and {@link EntityStore.transactNew}. */
+export interface TransactOptions {
+  /** Overrides the store's retry policy for this transaction. */
+  readonly retry?: Partial<RetryPolicy>;
+  /** Called before each retry, e.g. to count contention. */
+  readonly onRetry?: (event: RetryEvent) => void;
+}
+
+/** Facts about the transaction attempt a piece of transactional work runs in. */
+export interface TransactionInfo {
+  /** Attempt number, from 1; above 1 the work is being retried after contention. */
+  readonly attempt: number;
+}
+
+/**
+ * Work run in a transaction. It may run more than once (after contention), so it must be
+ * idempotent apart from its store reads and writes, exactly as in Objectify.
+ */
+export type TransactionWork<R> = (info: TransactionInfo) => Promise<R>;
+
+/**
+ * An Objectify-like entity store: typed keys, plain-object entities and an ambient
+ * transaction carried by the async context.
+ *
+ * Inside `transact(work)`, every `load`/`save`/`delete` made by `work` (across awaits and
+ * parallel branches) goes through the transaction: reads are consistent, a transaction sees
+ * its own writes, writes apply only when the transaction commits, and a throw rolls back.
+ * `query` never joins a transaction.
+ */
+export interface EntityStore {
+  /** Whether the calling async context is inside a transaction. */
+  readonly inTransaction: boolean;
+  /** Reads one entity; `undefined` when it does not exist. */
+  load<T extends object>(key: Key<T>): Promise<T | undefined>;
+  /**
+   * Reads many entities in one logical call; results follow the order of `keys`
+   * (`undefined` where missing). Lookups are chunked to the backend's limit, so any
+   * number of keys works. Keys may be of different kinds.
+   */
+  loadMany<const K extends readonly Key[]>(
+    keys: K,
+  ): Promise<{ -readonly [I in keyof K]: EntityOf<K[I]> | undefined }>;
+  /** Creates or replaces one entity. */
+  save<T extends object>(key: Key<T>, entity: T): Promise<void>;
+  /**
+   * Creates or replaces many entities. Outside a transaction the writes are chunked to the
+   * backend's commit limit and each chunk is atomic on its own; inside one, all apply at
+   * commit or none do.
+   */
+  saveMany(entries: readonly SaveEntry[]): Promise<void>;
+  /** Deletes one entity; deleting a missing entity is not an error. */
+  delete(key: Key): Promise<void>;
+  /** Deletes many entities, chunked like {@link EntityStore.saveMany}. */
+  deleteMany(keys: readonly Key[]): Promise<void>;
+  /**
+   * Reads the entities of a kind that match equality filters, ordered by key name.
+   * Always outside any transaction; results reflect committed data only.
+   */
+  query<T extends object>(kind: Kind<T>, options?: QueryOptions): Promise<Array<QueryResult<T>>>;
+  /**
+   * Runs `work` in the ambient transaction, or in a new one when there is none. A new
+   * transaction that loses a race (`ContentionError`) is rolled back and `work` runs again,
+   * with jittered backoff, up to the retry policy's limit. An `AmbiguousCommitError` is
+   * never retried. When joining, `options` are ignored and errors go to the outer
+   * transaction, which decides about retries.
+   */
+  transact<R>(work: TransactionWork<R>, options?: TransactOptions): Promise<R>;
+  /** Runs `work` in a fresh transaction even inside another one, which is suspended. */
+  transactNew<R>(work: TransactionWork<R>, options?: TransactOptions): Promise<R>;
+  /** Runs `work` outside any transaction, even when called inside one. */
+  transactionless<R>(work: () => Promise<R>): Promise<R>;
+  /** Releases the backend's connections. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,56 @@
+/**
+ * `@shardcount/storage`: the storage abstraction every shardcount package shares.
+ *
+ * - {@link EntityStore}: an Objectify-like entity store with typed keys and an ambient
+ *   transaction, over Cloud Datastore ({@link DatastoreEntityStore}) or in memory
+ *   ({@link MemoryEntityStore}).
+ * - {@link CacheStore}: a memcache-like best-effort cache with CAS, over memcached
+ *   ({@link MemcachedCacheStore}) or in memory ({@link MemoryCacheStore}).
+ *
+ * @packageDocumentation
+ */
+export { assertCacheKey, assertTtl, MAX_CACHE_VALUE_BYTES } from './cache/cache-arguments.js';
+export type {
+  CacheCounterOptions,
+  CacheStore,
+  CacheValue,
+  CacheWriteOptions,
+  CasEntry,
+  CasToken,
+} from './cache/cache-store.js';
+export { MAPPED_KEY_PREFIX, MEMCACHED_MAX_KEY_BYTES, toMemcachedKey } from './cache/memcached-key.js';
+export { MemoryCacheStore, type MemoryCacheStoreOptions } from './cache/memory-cache-store.js';
+export {
+  BackendEntityStore,
+  DEFAULT_RETRY_POLICY,
+  type EntityStoreOptions,
+} from './entity/backend-entity-store.js';
+export type {
+  BackendQuery,
+  BackendTransaction,
+  EntityBackend,
+  EntityBackendLimits,
+  Mutation,
+  PropertyFilter,
+  StoredEntity,
+} from './entity/entity-backend.js';
+export type {
+  EntityOf,
+  EntityStore,
+  QueryOptions,
+  QueryResult,
+  RetryEvent,
+  RetryPolicy,
+  SaveEntry,
+  TransactionInfo,
+  TransactionWork,
+  TransactOptions,
+} from './entity/entity-store.js';
+export type { EntityValue } from './entity/entity-value.js';
+export { defineKind, type Key, type Kind, key, keyId, MAX_KEY_NAME_BYTES } from './entity/key.js';
+export {
+  MemoryEntityBackend,
+  MemoryEntityStore,
+  type MemoryEntityStoreOptions,
+} from './entity/memory-entity-store.js';
+export * from './errors/index.js';

@@ -1,0 +1,33 @@
+import type { TestProject } from 'vitest/node';
+import { type DatastoreEmulator, startDatastoreEmulator } from './datastore-emulator.js';
+import { type MemcachedServer, startMemcached } from './memcached-server.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** `host:port` of the memcached every real-service test shares. */
+    memcachedAddress: string;
+    /** `host:port` of the shared Cloud Datastore emulator (Firestore-in-Datastore mode). */
+    datastoreEmulatorAddress: string;
+    /** Project id the shared emulator serves. */
+    datastoreProjectId: string;
+  }
+}
+
+let memcached: MemcachedServer | undefined;
+let emulator: DatastoreEmulator | undefined;
+
+/**
+ * Vitest global setup: one memcached and one Datastore emulator for the whole run, on free
+ * ports, stopped in teardown whatever the tests did. Tests isolate themselves with unique
+ * key prefixes and Datastore namespaces; tests that stop a server start their own.
+ */
+export async function setup(project: TestProject): Promise<void> {
+  [memcached, emulator] = await Promise.all([startMemcached(), startDatastoreEmulator()]);
+  project.provide('memcachedAddress', memcached.address);
+  project.provide('datastoreEmulatorAddress', emulator.address);
+  project.provide('datastoreProjectId', emulator.projectId);
+}
+
+export async function teardown(): Promise<void> {
+  await Promise.allSettled([memcached?.stop(), emulator?.stop()]);
+}
