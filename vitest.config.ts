@@ -8,11 +8,17 @@ const src = (path: string): string => fileURLToPath(new URL(path, import.meta.ur
 export default defineConfig({
   resolve: {
     alias: [
-      { find: /^@shardcount\/storage\/testing$/, replacement: src('./packages/storage/src/testing/index.ts') },
+      {
+        find: /^@shardcount\/storage\/testing$/,
+        replacement: src('./packages/storage/src/testing/index.ts'),
+      },
       { find: /^@shardcount\/storage$/, replacement: src('./packages/storage/src/index.ts') },
       { find: /^@shardcount\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@shardcount\/pingpong$/, replacement: src('./packages/pingpong/src/index.ts') },
-      { find: /^@shardcount\/local-cache$/, replacement: src('./packages/local-cache/src/index.ts') },
+      {
+        find: /^@shardcount\/local-cache$/,
+        replacement: src('./packages/local-cache/src/index.ts'),
+      },
     ],
   },
   test: {

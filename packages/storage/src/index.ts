@@ -18,7 +18,11 @@ export type {
   CasEntry,
   CasToken,
 } from './cache/cache-store.js';
-export { MAPPED_KEY_PREFIX, MEMCACHED_MAX_KEY_BYTES, toMemcachedKey } from './cache/memcached-key.js';
+export {
+  MAPPED_KEY_PREFIX,
+  MEMCACHED_MAX_KEY_BYTES,
+  toMemcachedKey,
+} from './cache/memcached-key.js';
 export { MemoryCacheStore, type MemoryCacheStoreOptions } from './cache/memory-cache-store.js';
 export {
   BackendEntityStore,

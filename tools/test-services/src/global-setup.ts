@@ -1,6 +1,6 @@
 import type { TestProject } from 'vitest/node';
-import { type DatastoreEmulator, startDatastoreEmulator } from './datastore-emulator.js';
-import { type MemcachedServer, startMemcached } from './memcached-server.js';
+import type { DatastoreEmulator } from './datastore-emulator.js';
+import type { MemcachedServer } from './memcached-server.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -22,6 +22,11 @@ let emulator: DatastoreEmulator | undefined;
  * key prefixes and Datastore namespaces; tests that stop a server start their own.
  */
 export async function setup(project: TestProject): Promise<void> {
+  // SHARDCOUNT_REAL_SERVICES=off runs only the embedded-adapter tests quickly while developing;
+  // the README's test command never sets it, so CI always runs against the real services.
+  if (process.env.SHARDCOUNT_REAL_SERVICES === 'off') return;
+  const { startMemcached } = await import('./memcached-server.js');
+  const { startDatastoreEmulator } = await import('./datastore-emulator.js');
   [memcached, emulator] = await Promise.all([startMemcached(), startDatastoreEmulator()]);
   project.provide('memcachedAddress', memcached.address);
   project.provide('datastoreEmulatorAddress', emulator.address);

@@ -8,7 +8,9 @@ export const MAX_CACHE_VALUE_BYTES = 1_000_000;
 /** Throws unless `key` is a non-empty string. */
 export function assertCacheKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key.length === 0) {
-    throw new InvalidArgumentError(`A cache key must be a non-empty string, got ${describeValue(key)}.`);
+    throw new InvalidArgumentError(
+      `A cache key must be a non-empty string, got ${describeValue(key)}.`,
+    );
   }
 }
 

@@ -15,7 +15,11 @@ export const MAPPED_KEY_PREFIX = 'sc~';
  */
 export function toMemcachedKey(key: string): string {
   assertCacheKey(key);
-  if (key.length <= MEMCACHED_MAX_KEY_BYTES && /^[\x21-\x7e]+$/.test(key) && !key.startsWith(MAPPED_KEY_PREFIX)) {
+  if (
+    key.length <= MEMCACHED_MAX_KEY_BYTES &&
+    /^[\x21-\x7e]+$/.test(key) &&
+    !key.startsWith(MAPPED_KEY_PREFIX)
+  ) {
     return key;
   }
   return MAPPED_KEY_PREFIX + createHash('sha256').update(key, 'utf8').digest('base64url');

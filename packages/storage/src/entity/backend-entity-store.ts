@@ -68,25 +68,26 @@ export class BackendEntityStore implements EntityStore {
     for (const k of keys) assertKey(k);
     const tx = this.#current();
     const found = new Map<string, StoredEntity | undefined>();
-    const pending: Key[] = [];
+    const pending = new Map<string, Key>();
     for (const k of keys) {
       const id = keyId(k);
-      if (found.has(id) || pending.some((p) => keyId(p) === id)) continue;
+      if (found.has(id) || pending.has(id)) continue;
       const buffered = tx?.writes.get(id);
       if (buffered) found.set(id, buffered.type === 'upsert' ? buffered.entity : undefined);
-      else pending.push(k);
+      else pending.set(id, k);
     }
     const { maxLookupKeys } = this.backend.limits;
+    const unique = [...pending.values()];
     const chunks: Key[][] = [];
-    for (let i = 0; i < pending.length; i += maxLookupKeys) {
-      chunks.push(pending.slice(i, i + maxLookupKeys));
+    for (let i = 0; i < unique.length; i += maxLookupKeys) {
+      chunks.push(unique.slice(i, i + maxLookupKeys));
     }
     const results = await Promise.all(
       chunks.map((chunk) => this.backend.lookup(chunk, tx?.transaction)),
     );
-    chunks.forEach((chunk, c) => {
-      chunk.forEach((k, i) => found.set(keyId(k), results[c]?.[i]));
-    });
+    for (const [c, chunk] of chunks.entries()) {
+      for (const [i, k] of chunk.entries()) found.set(keyId(k), results[c]?.[i]);
+    }
     return keys.map((k) => {
       const entity = found.get(keyId(k));
       return entity === undefined ? undefined : cloneEntity(entity);

@@ -10,7 +10,7 @@ import type {
   StoredEntity,
 } from './entity-backend.js';
 import { cloneEntity } from './entity-value.js';
-import { type Key, key as makeKey, keyId } from './key.js';
+import { type Key, keyId, key as makeKey } from './key.js';
 
 /** Options of {@link MemoryEntityStore}. */
 export interface MemoryEntityStoreOptions extends EntityStoreOptions {

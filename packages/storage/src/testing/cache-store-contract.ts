@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { CacheStore, CacheValue } from '../cache/cache-store.js';
+import { InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
+import type { ContractTestApi } from './contract-test-api.js';
+
+/** Switches for what a cache under test supports. */
+export interface CacheStoreContractCapabilities {
+  /**
+   * Run the TTL expiry test, which waits about three seconds of real time (memcached counts
+   * TTLs in whole seconds). Default true.
+   */
+  readonly ttl?: boolean;
+  /** Per-test timeout in milliseconds. Default 30,000. */
+  readonly timeoutMs?: number;
+}
+
+/** What {@link runCacheStoreContract} needs to know about the cache under test. */
+export interface CacheStoreContractOptions {
+  /** Name shown in the test report. */
+  readonly name: string;
+  /** Makes the cache a test uses; tests use random keys, so one shared server is fine. */
+  readonly create: () => CacheStore | Promise<CacheStore>;
+  /** Capability switches. */
+  readonly capabilities?: CacheStoreContractCapabilities;
+}
+
+/**
+ * Registers the conformance tests every {@link CacheStore} passes: each verb's semantics,
+ * CAS conflicts, `add` on an existing key, counters on missing keys and their zero floor,
+ * TTL expiry, key mapping of keys memcached cannot take, and validation before I/O.
+ */
+export function runCacheStoreContract(
+  api: ContractTestApi,
+  options: CacheStoreContractOptions,
+): void {
+  const caps = options.capabilities ?? {};
+  const timeout = caps.timeoutMs ?? 30_000;
+  const it = (
+    name: string,
+    body: (cache: CacheStore, k: (suffix?: string) => string) => Promise<void>,
+  ): void =>
+    api.test(
+      name,
+      async () => {
+        const cache = await options.create();
+        const prefix = `contract:${randomUUID()}:`;
+        try {
+          await body(cache, (suffix = 'k') => prefix + suffix);
+        } finally {
+          await cache.close();
+        }
+      },
+      timeout,
+    );
+
+  api.describe(`CacheStore contract: ${options.name}`, () => {
+    it('get of a missing key is undefined', async (cache, k) => {
+      assert.equal(await cache.get(k()), undefined);
+    });
+
+    it('set then get round-trips integers and JSON values', async (cache, k) => {
+      const values: CacheValue[] = [
+        0,
+        42,
+        -5,
+        2.5,
+        Number.MAX_SAFE_INTEGER,
+        'text',
+        '',
+        true,
+        false,
+        null,
+        [1, 'a'],
+        { a: { b: [1, 2] } },
+      ];
+      for (const [i, value] of values.entries()) {
+        await cache.set(k(String(i)), value);
+        assert.deepEqual(await cache.get(k(String(i))), value);
+      }
+    });
+
+    it('getMany returns only the keys found, under the caller’s keys', async (cache, k) => {
+      await cache.set(k('a'), 1);
+      await cache.set(k('b c'), { two: 2 });
+      const found = await cache.getMany([k('a'), k('b c'), k('missing')]);
+      assert.deepEqual(
+        [...found.entries()].sort(),
+        [
+          [k('a'), 1],
+          [k('b c'), { two: 2 }],
+        ].sort(),
+      );
+      assert.equal((await cache.getMany([])).size, 0);
+    });
+
+    it('cas writes only over the version it read: the second writer loses', async (cache, k) => {
+      await cache.set(k(), 1);
+      const first = await cache.gets(k());
+      const second = await cache.gets(k());
+      assert.ok(first && second);
+      assert.equal(first.value, 1);
+      assert.equal(await cache.cas(k(), 2, first.cas), true);
+      assert.equal(await cache.cas(k(), 3, second.cas), false);
+      assert.equal(await cache.get(k()), 2);
+      const third = await cache.gets(k());
+      assert.notEqual(third!.cas, first.cas);
+    });
+
+    it('cas fails on a deleted or rewritten key and gets of a missing key is undefined', async (cache, k) => {
+      assert.equal(await cache.gets(k()), undefined);
+      await cache.set(k(), 'a');
+      const read = await cache.gets(k());
+      await cache.delete(k());
+      assert.equal(await cache.cas(k(), 'b', read!.cas), false);
+      assert.equal(await cache.get(k()), undefined);
+      await cache.set(k(), 'c');
+      const again = await cache.gets(k());
+      await cache.set(k(), 'd');
+      assert.equal(await cache.cas(k(), 'e', again!.cas), false);
+      assert.equal(await cache.get(k()), 'd');
+    });
+
+    it('add writes only a missing key', async (cache, k) => {
+      assert.equal(await cache.add(k(), 'first'), true);
+      assert.equal(await cache.add(k(), 'second'), false);
+      assert.equal(await cache.get(k()), 'first');
+    });
+
+    it('incr and decr on a missing key: nothing without initial, initial ± delta with it', async (cache, k) => {
+      assert.equal(await cache.incr(k('a'), 5), undefined);
+      assert.equal(await cache.get(k('a')), undefined);
+      assert.equal(await cache.decr(k('a'), 5), undefined);
+      assert.equal(await cache.incr(k('a'), 5, { initial: 10 }), 15);
+      assert.equal(await cache.incr(k('a'), 5, { initial: 10 }), 20);
+      assert.equal(await cache.decr(k('b'), 3, { initial: 10 }), 7);
+      assert.equal(await cache.decr(k('c'), 30, { initial: 10 }), 0);
+      assert.equal(await cache.get(k('a')), 20);
+    });
+
+    it('counters add atomically, floor at zero and stay readable as numbers', async (cache, k) => {
+      await cache.set(k(), 10);
+      assert.equal(await cache.incr(k(), 5), 15);
+      assert.equal(await cache.decr(k(), 6), 9);
+      assert.equal(await cache.get(k()), 9);
+      assert.equal(await cache.decr(k(), 100), 0);
+      assert.equal(await cache.get(k()), 0);
+      await Promise.all(Array.from({ length: 100 }, () => cache.incr(k(), 1)));
+      assert.equal(await cache.get(k()), 100);
+      assert.equal(await cache.incr(k(), 0), 100);
+    });
+
+    it('counters past 2^32 are exact; past MAX_SAFE_INTEGER they fail', async (cache, k) => {
+      await cache.set(k(), 2 ** 32 - 1);
+      assert.equal(await cache.incr(k(), 1), 2 ** 32);
+      assert.equal(await cache.get(k()), 2 ** 32);
+      await cache.set(k('max'), Number.MAX_SAFE_INTEGER - 1);
+      assert.equal(await cache.incr(k('max'), 1), Number.MAX_SAFE_INTEGER);
+      await assert.rejects(cache.incr(k('max'), 1), OutOfRangeError);
+    });
+
+    it('incr of a value that is not a non-negative integer is rejected', async (cache, k) => {
+      await cache.set(k(), 'text');
+      await assert.rejects(cache.incr(k(), 1), InvalidArgumentError);
+      assert.equal(await cache.get(k()), 'text');
+    });
+
+    it('delete reports whether the key existed', async (cache, k) => {
+      await cache.set(k(), 1);
+      assert.equal(await cache.delete(k()), true);
+      assert.equal(await cache.delete(k()), false);
+      assert.equal(await cache.get(k()), undefined);
+    });
+
+    it('keys memcached cannot take work and never collide', async (cache, k) => {
+      const keys = [
+        k('with space'),
+        k('with_space'),
+        k(`long-${'x'.repeat(300)}`),
+        k(`long-${'x'.repeat(299)}y`),
+        k('tab\there'),
+        k('new\nline'),
+        k('ünïcødé ☃'),
+        'sc~looks-mapped',
+        `sc~${'a'.repeat(43)}`,
+      ];
+      await Promise.all(keys.map((key, i) => cache.set(key, i)));
+      for (const [i, key] of keys.entries()) assert.equal(await cache.get(key), i, key);
+      const many = await cache.getMany(keys);
+      for (const [i, key] of keys.entries()) assert.equal(many.get(key), i);
+      const entry = await cache.gets(keys[2]!);
+      assert.equal(await cache.cas(keys[2]!, 'swapped', entry!.cas), true);
+      assert.equal(await cache.get(keys[2]!), 'swapped');
+      assert.equal(await cache.get(keys[3]!), 3);
+      await Promise.all(keys.map((key) => cache.delete(key)));
+    });
+
+    it('rejects invalid arguments with InvalidArgumentError', async (cache, k) => {
+      await assert.rejects(cache.get(''), InvalidArgumentError);
+      await assert.rejects(cache.set(k(), 1, { ttlSeconds: -1 }), InvalidArgumentError);
+      await assert.rejects(cache.set(k(), 1, { ttlSeconds: 1.5 }), InvalidArgumentError);
+      await assert.rejects(cache.set(k(), Number.NaN), InvalidArgumentError);
+      await assert.rejects(cache.set(k(), 2 ** 60), InvalidArgumentError);
+      await assert.rejects(
+        cache.set(k(), { f: undefined } as unknown as CacheValue),
+        InvalidArgumentError,
+      );
+      await assert.rejects(cache.incr(k(), -1), InvalidArgumentError);
+      await assert.rejects(cache.incr(k(), 1.5), InvalidArgumentError);
+      await assert.rejects(cache.incr(k(), 1, { initial: -1 }), InvalidArgumentError);
+      assert.equal(await cache.get(k()), undefined);
+    });
+
+    if (caps.ttl !== false) {
+      it('entries expire after their TTL; ttl 0 never expires', async (cache, k) => {
+        await cache.set(k('short'), 1, { ttlSeconds: 2 });
+        await cache.set(k('forever'), 1, { ttlSeconds: 0 });
+        await cache.add(k('added'), 1, { ttlSeconds: 2 });
+        await cache.incr(k('counter'), 1, { initial: 0, ttlSeconds: 2 });
+        await cache.set(k('month'), 1, { ttlSeconds: 40 * 24 * 3600 });
+        assert.equal(await cache.get(k('short')), 1);
+        await sleep(3100);
+        assert.equal(await cache.get(k('short')), undefined);
+        assert.equal(await cache.get(k('added')), undefined);
+        assert.equal(await cache.get(k('counter')), undefined);
+        assert.equal(await cache.get(k('forever')), 1);
+        assert.equal(await cache.get(k('month')), 1);
+      });
+    }
+  });
+}
