@@ -32,11 +32,14 @@ export {
 export type {
   BackendQuery,
   BackendTransaction,
+  DeleteMutation,
   EntityBackend,
   EntityBackendLimits,
   Mutation,
   PropertyFilter,
+  QueryRow,
   StoredEntity,
+  UpsertMutation,
 } from './entity/entity-backend.js';
 export type {
   EntityOf,

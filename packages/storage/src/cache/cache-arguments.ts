@@ -77,7 +77,7 @@ function checkValue(key: string, value: unknown, path: string): void {
     case 'object': {
       if (value === null) return;
       if (Array.isArray(value)) {
-        value.forEach((item, i) => checkValue(key, item, `${path}[${i}]`));
+        for (const [i, item] of value.entries()) checkValue(key, item, `${path}[${i}]`);
         return;
       }
       const proto = Object.getPrototypeOf(value);

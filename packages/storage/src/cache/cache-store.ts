@@ -17,7 +17,10 @@ declare const casBrand: unique symbol;
  * Opaque compare-and-set token returned by {@link CacheStore.gets}: it names the exact
  * version of the value that was read. Pass it back to {@link CacheStore.cas} unchanged.
  */
-export type CasToken = string & { readonly [casBrand]: true };
+export type CasToken = string & {
+  /** Compile-time brand: only tokens from `gets` fit. */
+  readonly [casBrand]: true;
+};
 
 /** Options of the cache writes. */
 export interface CacheWriteOptions {

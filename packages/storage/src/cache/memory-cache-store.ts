@@ -42,7 +42,11 @@ export class MemoryCacheStore implements CacheStore {
   #nextCas = 1n;
   #closed = false;
 
-  /** @param options - size bound and clock */
+  /**
+   * Creates an empty cache.
+   *
+   * @param options - size bound and clock
+   */
   constructor(options: MemoryCacheStoreOptions = {}) {
     const max = options.maxEntries ?? 100_000;
     if (!Number.isSafeInteger(max) || max < 1) {

@@ -44,6 +44,8 @@ export class BackendEntityStore implements EntityStore {
   readonly #onRetry: TransactOptions['onRetry'];
 
   /**
+   * Builds the store over a backend.
+   *
    * @param backend - the storage engine
    * @param options - retry policy and hooks
    */

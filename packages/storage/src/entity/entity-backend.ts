@@ -4,10 +4,34 @@ import type { Key } from './key.js';
 /** A stored entity as a backend sees it: validated, plain data. */
 export type StoredEntity = Record<string, EntityValue>;
 
+/** A write that creates or replaces an entity. */
+export interface UpsertMutation {
+  /** Discriminant. */
+  readonly type: 'upsert';
+  /** The entity's key. */
+  readonly key: Key;
+  /** The full new entity. */
+  readonly entity: StoredEntity;
+}
+
+/** A write that removes an entity (a no-op when it is missing). */
+export interface DeleteMutation {
+  /** Discriminant. */
+  readonly type: 'delete';
+  /** The entity's key. */
+  readonly key: Key;
+}
+
 /** One write of a commit. */
-export type Mutation =
-  | { readonly type: 'upsert'; readonly key: Key; readonly entity: StoredEntity }
-  | { readonly type: 'delete'; readonly key: Key };
+export type Mutation = UpsertMutation | DeleteMutation;
+
+/** One row a backend query returns. */
+export interface QueryRow {
+  /** The entity's key. */
+  readonly key: Key;
+  /** The entity's data. */
+  readonly entity: StoredEntity;
+}
 
 /** An open backend transaction; opaque to everyone but the backend that made it. */
 export interface BackendTransaction {
@@ -73,7 +97,7 @@ export interface EntityBackend {
   /** Abandons a transaction. Best-effort: the store ignores its failures. */
   rollback(transaction: BackendTransaction): Promise<void>;
   /** Runs a non-transactional query, results ordered by key name. */
-  query(query: BackendQuery): Promise<Array<{ key: Key; entity: StoredEntity }>>;
+  query(query: BackendQuery): Promise<QueryRow[]>;
   /** Releases connections. */
   close(): Promise<void>;
 }

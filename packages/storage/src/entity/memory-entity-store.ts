@@ -7,6 +7,7 @@ import type {
   EntityBackend,
   EntityBackendLimits,
   Mutation,
+  QueryRow,
   StoredEntity,
 } from './entity-backend.js';
 import { cloneEntity } from './entity-value.js';
@@ -48,7 +49,11 @@ export class MemoryEntityBackend implements EntityBackend {
   #version = 0;
   #nextTransaction = 1;
 
-  /** @param limits - per-call limits to enforce; Datastore's by default */
+  /**
+   * Creates an empty backend.
+   *
+   * @param limits - per-call limits to enforce; Datastore's by default
+   */
   constructor(limits: Partial<EntityBackendLimits> = {}) {
     this.limits = { maxLookupKeys: 1000, maxMutationsPerCommit: 500, ...limits };
   }
@@ -121,7 +126,7 @@ export class MemoryEntityBackend implements EntityBackend {
     (transaction as MemoryTransaction).done = true;
   }
 
-  async query(query: BackendQuery): Promise<Array<{ key: Key; entity: StoredEntity }>> {
+  async query(query: BackendQuery): Promise<QueryRow[]> {
     await nextTurn();
     const rows = [...this.#entities.values()]
       .filter((row) => row.key.kind === query.kind)
@@ -159,7 +164,11 @@ function contention(tx: MemoryTransaction, id: string): ContentionError {
  * ```
  */
 export class MemoryEntityStore extends BackendEntityStore {
-  /** @param options - limits, retry policy and hooks */
+  /**
+   * Creates an empty store.
+   *
+   * @param options - limits, retry policy and hooks
+   */
   constructor(options: MemoryEntityStoreOptions = {}) {
     super(new MemoryEntityBackend(options.limits), options);
   }

@@ -8,6 +8,8 @@ export class AmbiguousCommitError extends ShardcountError {
   static readonly code = 'AMBIGUOUS_COMMIT';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context
    */

@@ -8,6 +8,8 @@ export class CacheUnavailableError extends ShardcountError {
   static readonly code = 'CACHE_UNAVAILABLE';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context
    */

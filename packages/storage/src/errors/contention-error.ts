@@ -8,6 +8,8 @@ export class ContentionError extends ShardcountError {
   static readonly code = 'CONTENTION';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context
    */

@@ -8,6 +8,8 @@ export class InvalidArgumentError extends ShardcountError {
   static readonly code = 'INVALID_ARGUMENT';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context
    */

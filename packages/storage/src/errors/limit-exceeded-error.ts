@@ -8,6 +8,8 @@ export class LimitExceededError extends ShardcountError {
   static readonly code = 'LIMIT_EXCEEDED';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context
    */

@@ -9,6 +9,8 @@ export class OutOfRangeError extends ShardcountError {
   static readonly code = 'OUT_OF_RANGE';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context
    */

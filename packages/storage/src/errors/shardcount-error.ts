@@ -23,6 +23,8 @@ export class ShardcountError extends Error {
   readonly context: ErrorContext;
 
   /**
+   * Creates an error with an explicit code; subclasses pass their own.
+   *
    * @param code - stable identifier, e.g. `CONTENTION`
    * @param message - human-readable explanation
    * @param options - cause and context

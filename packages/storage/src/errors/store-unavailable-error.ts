@@ -8,6 +8,8 @@ export class StoreUnavailableError extends ShardcountError {
   static readonly code = 'STORE_UNAVAILABLE';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context
    */

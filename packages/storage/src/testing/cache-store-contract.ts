@@ -27,7 +27,7 @@ export interface CacheStoreContractOptions {
 }
 
 /**
- * Registers the conformance tests every {@link CacheStore} passes: each verb's semantics,
+ * Registers the conformance tests every `CacheStore` passes: each verb's semantics,
  * CAS conflicts, `add` on an existing key, counters on missing keys and their zero floor,
  * TTL expiry, key mapping of keys memcached cannot take, and validation before I/O.
  */

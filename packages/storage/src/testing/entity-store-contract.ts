@@ -35,7 +35,7 @@ interface Item {
 }
 
 /**
- * Registers the conformance tests every {@link EntityStore} passes: CRUD, batches of 0, 1,
+ * Registers the conformance tests every `EntityStore` passes: CRUD, batches of 0, 1,
  * 1,000 and 2,500, validation before I/O, transaction isolation and rollback, nesting of
  * `transact`/`transactNew`/`transactionless`, the ambient transaction across awaits and
  * parallel branches, and 50 concurrent read-modify-write increments ending at exactly 50.

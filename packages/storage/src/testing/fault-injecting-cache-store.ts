@@ -66,7 +66,7 @@ const zeroCounts = (): CacheCallCounts => ({
 });
 
 /**
- * A {@link CacheStore} wrapper that counts calls and fails, delays or loses them on command.
+ * A `CacheStore` wrapper that counts calls and fails, delays or loses them on command.
  * Used by every package's failure and cost tests.
  *
  * @example
@@ -83,7 +83,11 @@ export class FaultInjectingCacheStore implements CacheStore {
   readonly #delays = new FaultPlan<CacheOperation, number>();
   #counts = zeroCounts();
 
-  /** @param inner - the cache to wrap */
+  /**
+   * Wraps a cache; no fault is armed at first.
+   *
+   * @param inner - the cache to wrap
+   */
   constructor(inner: CacheStore) {
     this.#inner = inner;
     this.faults = {

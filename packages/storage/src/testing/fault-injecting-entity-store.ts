@@ -6,6 +6,7 @@ import type {
   EntityBackend,
   EntityBackendLimits,
   Mutation,
+  QueryRow,
   StoredEntity,
 } from '../entity/entity-backend.js';
 import type { Key } from '../entity/key.js';
@@ -77,7 +78,7 @@ const zeroCounts = (): EntityCallCounts => ({
 });
 
 /**
- * An {@link EntityStore} over another store's backend that counts backend calls and fails,
+ * An `EntityStore` over another store's backend that counts backend calls and fails,
  * delays or garbles them on command. It shares the wrapped store's data but runs its own
  * transactions. Used by every package's failure and cost tests.
  *
@@ -94,6 +95,8 @@ export class FaultInjectingEntityStore extends BackendEntityStore {
   readonly #counts: { value: EntityCallCounts };
 
   /**
+   * Wraps a store's backend; no fault is armed at first.
+   *
    * @param inner - the store whose backend (and data) to use
    * @param options - limits to enforce, retry policy and hooks
    */
@@ -201,7 +204,7 @@ class FaultInjectingBackend implements EntityBackend {
     return this.#run('rollback', () => this.#inner.rollback(tx));
   }
 
-  query(query: BackendQuery): Promise<Array<{ key: Key; entity: StoredEntity }>> {
+  query(query: BackendQuery): Promise<QueryRow[]> {
     return this.#run('query', () => this.#inner.query(query));
   }
 

@@ -1,7 +1,7 @@
 /**
  * `@shardcount/storage/testing`: what adapter authors and every shardcount package use to
- * test storage: the conformance suites that every {@link EntityStore} and
- * {@link CacheStore} passes, and wrappers that inject faults and count calls.
+ * test storage: the conformance suites that every `EntityStore` and
+ * `CacheStore` passes, and wrappers that inject faults and count calls.
  *
  * @packageDocumentation
  */
