@@ -19,6 +19,14 @@ export type {
   CasToken,
 } from './cache/cache-store.js';
 export {
+  DEFAULT_MEMCACHED_TIMEOUT_MS,
+  MemcachedCacheStore,
+  type MemcachedCacheStoreCommonOptions,
+  type MemcachedCacheStoreOptions,
+  type MemcachedClientOptions,
+  type MemcachedServersOptions,
+} from './cache/memcached-cache-store.js';
+export {
   MAPPED_KEY_PREFIX,
   MEMCACHED_MAX_KEY_BYTES,
   toMemcachedKey,
@@ -29,6 +37,13 @@ export {
   DEFAULT_RETRY_POLICY,
   type EntityStoreOptions,
 } from './entity/backend-entity-store.js';
+export {
+  DATASTORE_LIMITS,
+  DatastoreEntityBackend,
+  type DatastoreEntityBackendOptions,
+  DatastoreEntityStore,
+  type DatastoreEntityStoreOptions,
+} from './entity/datastore-entity-store.js';
 export type {
   BackendQuery,
   BackendTransaction,

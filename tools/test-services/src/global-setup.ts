@@ -2,16 +2,7 @@ import type { TestProject } from 'vitest/node';
 import type { DatastoreEmulator } from './datastore-emulator.js';
 import type { MemcachedServer } from './memcached-server.js';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** `host:port` of the memcached every real-service test shares. */
-    memcachedAddress: string;
-    /** `host:port` of the shared Cloud Datastore emulator (Firestore-in-Datastore mode). */
-    datastoreEmulatorAddress: string;
-    /** Project id the shared emulator serves. */
-    datastoreProjectId: string;
-  }
-}
+import type {} from './provided-context.js';
 
 let memcached: MemcachedServer | undefined;
 let emulator: DatastoreEmulator | undefined;

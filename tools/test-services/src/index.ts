@@ -3,6 +3,16 @@
  * started; `stop()` ends exactly that process (and an exit hook ends any a crashed test
  * left), so tests never touch a server they did not start.
  */
-export { type DatastoreEmulator, startDatastoreEmulator } from './datastore-emulator.js';
+import type {} from './provided-context.js';
+
+export {
+  createEmulatorClient,
+  type DatastoreEmulator,
+  type StartDatastoreEmulatorOptions,
+  startDatastoreEmulator,
+} from './datastore-emulator.js';
 export { freePort } from './free-port.js';
+export type { StartMemcachedOptions } from './memcached-server.js';
 export { type MemcachedServer, startMemcached } from './memcached-server.js';
+export { type RealCacheStoreOptions, realCacheStore } from './real-cache-store.js';
+export { type RealEntityStoreOptions, realEntityStore } from './real-entity-store.js';

@@ -197,7 +197,9 @@ class FaultInjectingBackend implements EntityBackend {
         ),
       );
     }
-    return this.#run('commit', () => this.#inner.commit(mutations, tx));
+    // A commit stopped by a fault releases the inner transaction, as a failed commit does.
+    const release = tx ? () => this.#inner.rollback(tx) : undefined;
+    return this.#run('commit', () => this.#inner.commit(mutations, tx), release);
   }
 
   rollback(tx: BackendTransaction): Promise<void> {
@@ -212,14 +214,22 @@ class FaultInjectingBackend implements EntityBackend {
     return this.#inner.close();
   }
 
-  async #run<R>(op: EntityOperation, call: () => Promise<R>): Promise<R> {
+  async #run<R>(
+    op: EntityOperation,
+    call: () => Promise<R>,
+    release?: () => Promise<void>,
+  ): Promise<R> {
     const delayMs = this.#faults.delays.take(op);
     if (delayMs !== undefined) await sleep(delayMs);
     const effect = this.#faults.plan.take(op);
-    if (effect?.kind === 'fail') throw effect.error(op);
+    if (effect?.kind === 'fail') {
+      await release?.().catch(() => undefined);
+      throw effect.error(op);
+    }
     this.#faults.counts.value[op] += 1;
     if (effect?.kind === 'ambiguous') {
       if (effect.applied) await call();
+      else await release?.().catch(() => undefined);
       throw new AmbiguousCommitError(
         `Injected ambiguous commit (fault injection; the commit was ${effect.applied ? '' : 'not '}applied).`,
       );

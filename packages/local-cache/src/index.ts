@@ -1,0 +1,19 @@
+/**
+ * `@shardcount/local-cache`: an in-process cache that every process sharing one memcached
+ * sees invalidated.
+ *
+ * {@link LocalCache} keeps values in this process (bounded LRU, optional TTL) and a tiny
+ * version tag per key in a {@link @shardcount/storage#CacheStore}. A read is served locally
+ * when the local tag equals the stored one; `invalidate(key)` writes a fresh tag and every
+ * process reloads. Loads are single-flight per key, `maxStalenessMs` bounds how stale a
+ * read may be in exchange for fewer round trips, and {@link CacheOutagePolicy} says what a
+ * memcached outage means.
+ *
+ * @packageDocumentation
+ */
+
+export { LocalCache } from './local-cache.js';
+export type { CacheOutagePolicy, LocalCacheOptions } from './local-cache-options.js';
+export type { LocalCacheStats } from './local-cache-stats.js';
+export type { LocalEntry } from './local-entry.js';
+export type { ManyValuesProvider, ValueProvider } from './value-provider.js';

@@ -1,0 +1,58 @@
+import type { CacheStore } from '@shardcount/storage';
+
+/**
+ * What a {@link LocalCache} does when the {@link CacheStore} holding the version tags fails
+ * (`CacheUnavailableError`: memcached down, unreachable or over its timeout):
+ *
+ * - `'load'`: the local copy cannot be verified, so it is not used: every read calls the
+ *   value provider (single-flight per key still applies). Correct and costly.
+ * - `'serve-stale'`: serve the local copy while its last successful check is at most
+ *   `graceMs` old; an older (or absent) copy is loaded from the provider.
+ */
+export type CacheOutagePolicy = 'load' | 'serve-stale';
+
+/** Options of {@link LocalCache}. */
+export interface LocalCacheOptions {
+  /**
+   * Where the version tags live: a memcached (`MemcachedCacheStore`) shared by every
+   * process that must see invalidations, or a `MemoryCacheStore` for one process.
+   */
+  readonly cache: CacheStore;
+  /**
+   * Prefix of the tag keys: the tag of `key` is stored at `<namespace>:v:<key>`. Give each
+   * logical cache its own namespace; processes sharing data must use the same one.
+   * Default `'local-cache'`.
+   */
+  readonly namespace?: string;
+  /** Most entries held in this process; the least recently used go first. Default 10,000. */
+  readonly maxEntries?: number;
+  /**
+   * Longest life of a local entry in milliseconds, counted from its load (hits do not
+   * extend it). Absent: entries live until evicted or invalidated.
+   */
+  readonly ttlMs?: number;
+  /**
+   * How long, in milliseconds, an entry may be served without asking memcached again after
+   * a successful check (or load). `0` (default): every read checks the tag, one round trip
+   * per hit, and no read returns a value older than the last completed `invalidate`.
+   */
+  readonly maxStalenessMs?: number;
+  /**
+   * Time to live of the version tags in memcached, in whole seconds; `0` means no expiry.
+   * When a tag expires every process reloads that key once. Default 600.
+   */
+  readonly versionTtlSeconds?: number;
+  /** What to do while the tag store is unavailable. Default `'load'`. */
+  readonly onCacheUnavailable?: CacheOutagePolicy;
+  /**
+   * With `'serve-stale'`: how long after an entry's last successful check, in milliseconds,
+   * it may still be served while the tag store is unavailable. Default 60,000. Ignored with
+   * `'load'`.
+   */
+  readonly graceMs?: number;
+  /**
+   * Monotonic clock in milliseconds (only differences are used), for `ttlMs`,
+   * `maxStalenessMs` and `graceMs`. Default `performance.now`. Tests pass a fake.
+   */
+  readonly now?: () => number;
+}

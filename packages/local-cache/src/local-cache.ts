@@ -1,0 +1,466 @@
+import {
+  type CacheStore,
+  CacheUnavailableError,
+  type CacheValue,
+  InvalidArgumentError,
+} from '@shardcount/storage';
+import { LRUCache } from 'lru-cache';
+import { v4 as uuidv4 } from 'uuid';
+import { type Flight, FlightTable, UNTAGGED } from './flight-table.js';
+import type { LocalCacheOptions } from './local-cache-options.js';
+import type { LocalCacheStats } from './local-cache-stats.js';
+import type { LocalEntry } from './local-entry.js';
+import { type ResolvedOptions, resolveOptions } from './resolve-options.js';
+import type { ManyValuesProvider, ValueProvider } from './value-provider.js';
+
+/** A local entry; `checkedAt` moves forward on every matching tag read. */
+interface StoredEntry<V> {
+  readonly value: V;
+  readonly tag: string | undefined;
+  readonly loadedAt: number;
+  checkedAt: number;
+}
+
+/** One key a batch load fetches, with the version it is loaded under. */
+interface LoadItem {
+  readonly key: string;
+  readonly tag: string | undefined;
+  /** Start of the tag read that produced `tag`; absent for untagged loads. */
+  readonly checkedAt: number | undefined;
+}
+
+/**
+ * An in-process cache that every process sharing one memcached sees invalidated.
+ *
+ * Each local entry remembers the version tag (a uuid) it was loaded under; the tag store
+ * (memcached) holds only the current tag of each key, at `<namespace>:v:<key>`. A read is a
+ * hit when the local tag equals the stored one; {@link LocalCache.invalidate} writes a fresh
+ * uuid, so every process's next read of that key reloads it.
+ *
+ * - The tag is read before the provider is called and the value is stored under that tag,
+ *   so an invalidation that completes during a load makes the next read reload.
+ * - Loads are single-flight per key and tag: concurrent misses call the provider once.
+ * - A missing tag (first use, eviction, expiry, memcached restart) is created with `add`,
+ *   never a blind `set`, and means reload.
+ * - `maxStalenessMs` trades freshness for round trips; `onCacheUnavailable` decides what a
+ *   memcached outage means. `undefined` and `null` are cached like any other value.
+ *
+ * @typeParam V - the type of the cached values
+ *
+ * @example
+ * ```ts
+ * const cache = new LocalCache<User | null>({ cache: new MemcachedCacheStore({ servers }) });
+ * const user = await cache.get(`user:${id}`, () => db.loadUser(id));
+ * await db.saveUser(changed);
+ * await cache.invalidate(`user:${id}`); // every process reloads on its next get
+ * ```
+ */
+export class LocalCache<V> {
+  readonly #cache: CacheStore;
+  readonly #options: ResolvedOptions;
+  readonly #now: () => number;
+  readonly #entries: LRUCache<string, StoredEntry<V>>;
+  readonly #flights = new FlightTable<V>();
+  /** Orders reads and loads, so an untagged load is joined only by reads that began before it. */
+  #seq = 0;
+  #hits = 0;
+  #misses = 0;
+  #loads = 0;
+  #staleServed = 0;
+  #versionChecks = 0;
+  #errors = 0;
+
+  /**
+   * @param options - the tag store and the size, staleness and outage settings
+   * @throws InvalidArgumentError when an option is invalid
+   */
+  constructor(options: LocalCacheOptions) {
+    this.#options = resolveOptions(options);
+    this.#cache = options.cache;
+    this.#now = this.#options.now;
+    const { maxEntries, ttlMs, customClock } = this.#options;
+    this.#entries = new LRUCache<string, StoredEntry<V>>({
+      max: maxEntries,
+      ...(ttlMs === undefined ? {} : { ttl: ttlMs }),
+      perf: { now: this.#now },
+      // lru-cache reuses a clock reading for 1 ms of real time; a fake clock moves faster.
+      ...(customClock ? { ttlResolution: 0 } : {}),
+    });
+  }
+
+  /**
+   * The value of `key`: the local entry when its tag equals the stored one (or it was
+   * checked within `maxStalenessMs`), else the provider's value, which is then cached.
+   * Concurrent reads of the same key and version share one provider call.
+   *
+   * @param key - non-empty string
+   * @param valueProvider - loads the value from the source of truth; its error reaches every
+   *   read waiting on that load and nothing is cached
+   * @throws InvalidArgumentError when `key` or `valueProvider` is invalid. A tag store
+   *   outage is never thrown: it is handled by `onCacheUnavailable`.
+   */
+  async get(key: string, valueProvider: ValueProvider<V>): Promise<V> {
+    assertKey(key);
+    if (typeof valueProvider !== 'function') {
+      throw new InvalidArgumentError('valueProvider must be a function.', { context: { key } });
+    }
+    const recent = this.#recentEntry(key);
+    if (recent !== undefined) {
+      this.#hits += 1;
+      return recent.value;
+    }
+    const values = await this.#read([key], async (keys) => {
+      const only = keys[0] ?? key;
+      return new Map([[only, await valueProvider(only)]]);
+    });
+    return values.get(key) as V;
+  }
+
+  /**
+   * The values of `keys`, reading all their tags in one `getMany` round trip (plus `add`s
+   * for tags that are missing) and loading every key that needs it with ONE provider call.
+   * Keys already being loaded by another read join that load instead.
+   *
+   * @param keys - non-empty strings; duplicates are read once
+   * @param provider - receives the keys to load and returns a `Map` from key to value; a
+   *   requested key absent from the map is cached as `undefined`
+   * @returns a map holding every distinct key of `keys`, in order
+   * @throws InvalidArgumentError when a key or the provider is invalid, or the provider
+   *   returns something other than a `Map`
+   */
+  async getMany(keys: readonly string[], provider: ManyValuesProvider<V>): Promise<Map<string, V>> {
+    if (!Array.isArray(keys)) throw new InvalidArgumentError('keys must be an array of strings.');
+    for (const key of keys) assertKey(key);
+    if (typeof provider !== 'function') {
+      throw new InvalidArgumentError('provider must be a function.');
+    }
+    const distinct = [...new Set(keys)];
+    const result = new Map<string, V>();
+    const pending: string[] = [];
+    for (const key of distinct) {
+      const recent = this.#recentEntry(key);
+      if (recent === undefined) {
+        pending.push(key);
+      } else {
+        this.#hits += 1;
+        result.set(key, recent.value);
+      }
+    }
+    if (pending.length > 0) {
+      const loaded = await this.#read(pending, provider);
+      for (const [key, value] of loaded) result.set(key, value);
+    }
+    // Rebuild in the caller's order (hits and loads were filled separately).
+    return new Map(distinct.map((key) => [key, result.get(key) as V]));
+  }
+
+  /**
+   * Makes every process reload `key` on its next check: writes a fresh version tag (an
+   * unconditional `set`, the only one this class makes, because it must win over any tag)
+   * and drops the local entry. Loads of `key` in progress here are not stored.
+   *
+   * @throws CacheUnavailableError when the tag could not be written: other processes may
+   *   keep their copy (until its tag expires); retrying is safe
+   */
+  async invalidate(key: string): Promise<void> {
+    assertKey(key);
+    await this.#publishInvalidations([key]);
+  }
+
+  /**
+   * {@link invalidate} for several keys; the tags are written in parallel.
+   *
+   * @throws CacheUnavailableError when some tags could not be written (the others were);
+   *   retrying the whole call is safe
+   */
+  async invalidateMany(keys: readonly string[]): Promise<void> {
+    if (!Array.isArray(keys)) throw new InvalidArgumentError('keys must be an array of strings.');
+    for (const key of keys) assertKey(key);
+    if (keys.length === 0) return;
+    await this.#publishInvalidations([...new Set(keys)]);
+  }
+
+  /**
+   * The local entry of `key` as it is, without checking its tag, loading, or making it
+   * recently used; `undefined` when there is none (a cached `undefined` value is an entry
+   * whose `value` is `undefined`). The value may be stale.
+   */
+  peek(key: string): LocalEntry<V> | undefined {
+    assertKey(key);
+    const entry = this.#entries.peek(key);
+    if (entry === undefined) return undefined;
+    return {
+      value: entry.value,
+      tag: entry.tag,
+      loadedAt: entry.loadedAt,
+      checkedAt: entry.checkedAt,
+    };
+  }
+
+  /**
+   * Drops the local entry of `key` in this process only (other processes keep theirs; use
+   * {@link invalidate} to reach them). Loads in progress still answer their waiting reads
+   * but are not stored. Returns whether there was an entry.
+   */
+  delete(key: string): boolean {
+    assertKey(key);
+    this.#flights.discard(key);
+    return this.#entries.delete(key);
+  }
+
+  /** Drops every local entry in this process only; loads in progress are not stored. */
+  clear(): void {
+    this.#flights.discardAll();
+    this.#entries.clear();
+  }
+
+  /** Number of local entries (expired ones may count until they are next touched). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Counters since creation; see {@link LocalCacheStats}. */
+  stats(): LocalCacheStats {
+    return {
+      hits: this.#hits,
+      misses: this.#misses,
+      loads: this.#loads,
+      staleServed: this.#staleServed,
+      versionChecks: this.#versionChecks,
+      errors: this.#errors,
+    };
+  }
+
+  /** The entry of `key` when it was checked within `maxStalenessMs`: served with no round trip. */
+  #recentEntry(key: string): StoredEntry<V> | undefined {
+    if (this.#options.maxStalenessMs <= 0) return undefined;
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    return this.#now() - entry.checkedAt < this.#options.maxStalenessMs ? entry : undefined;
+  }
+
+  /** Checks the tags of `keys` and answers each from its entry, a load in progress, or a new load. */
+  async #read(keys: readonly string[], provider: ManyValuesProvider<V>): Promise<Map<string, V>> {
+    const readSeq = ++this.#seq;
+    const checkStart = this.#now();
+    let tags: Map<string, string> | undefined;
+    try {
+      tags = await this.#currentTags(keys);
+    } catch (error) {
+      if (!isCacheUnavailable(error)) throw error;
+      this.#errors += 1;
+    }
+    const answers = new Map<string, V | Promise<V>>();
+    const toLoad: LoadItem[] = [];
+    for (const key of keys) {
+      const entry = this.#entries.get(key);
+      if (tags === undefined) {
+        // The tag store is down: no entry can be verified.
+        if (
+          this.#options.onCacheUnavailable === 'serve-stale' &&
+          entry !== undefined &&
+          this.#now() - entry.checkedAt <= this.#options.graceMs
+        ) {
+          this.#staleServed += 1;
+          answers.set(key, entry.value);
+          continue;
+        }
+        this.#misses += 1;
+        // Only a load that began after this read did is as fresh as this read needs.
+        const flight = this.#flights.find(key, UNTAGGED);
+        if (flight !== undefined && flight.seq > readSeq) answers.set(key, flight.promise);
+        else toLoad.push({ key, tag: undefined, checkedAt: undefined });
+        continue;
+      }
+      const tag = tags.get(key) as string;
+      if (entry !== undefined && entry.tag === tag) {
+        if (entry.checkedAt < checkStart) entry.checkedAt = checkStart;
+        this.#hits += 1;
+        answers.set(key, entry.value);
+        continue;
+      }
+      this.#misses += 1;
+      // A load under the tag this read saw began after that tag was written, so after any
+      // invalidation this read must reflect: joining it is safe.
+      const flight = this.#flights.find(key, tag);
+      if (flight !== undefined) answers.set(key, flight.promise);
+      else toLoad.push({ key, tag, checkedAt: checkStart });
+    }
+    if (toLoad.length > 0) {
+      for (const [key, promise] of this.#load(toLoad, provider)) answers.set(key, promise);
+    }
+    const values = await Promise.all(keys.map((key) => answers.get(key)));
+    return new Map(keys.map((key, i) => [key, values[i] as V]));
+  }
+
+  /**
+   * Starts one provider call for `items` and registers a flight per key, so concurrent reads
+   * of the same key and tag join it. Results are stored unless the key was invalidated or
+   * dropped meanwhile, or a newer-checked entry is already there.
+   */
+  #load(items: readonly LoadItem[], provider: ManyValuesProvider<V>): Map<string, Promise<V>> {
+    const seq = ++this.#seq;
+    const loadedAt = this.#now();
+    this.#loads += 1;
+    const pending = items.map((item) => {
+      const settle = deferred<V>();
+      const flight: Flight<V> = { promise: settle.promise, seq, discarded: false };
+      // Every flight is awaited by its creator; this only keeps a rejection nobody else
+      // joined from being reported as unhandled.
+      flight.promise.catch(() => {});
+      this.#flights.add(item.key, item.tag ?? UNTAGGED, flight);
+      return { item, flight, settle };
+    });
+    const keys = items.map((item) => item.key);
+    (async () => provider(keys))()
+      .then((found) => {
+        if (!(found instanceof Map)) {
+          throw new InvalidArgumentError('A getMany provider must return a Map of key to value.');
+        }
+        for (const { item, flight, settle } of pending) {
+          const value = found.get(item.key) as V;
+          this.#flights.remove(item.key, item.tag ?? UNTAGGED, flight);
+          if (!flight.discarded) {
+            this.#store(item.key, {
+              value,
+              tag: item.tag,
+              loadedAt,
+              // An untagged value is as fresh as the source was when the provider ran.
+              checkedAt: item.checkedAt ?? loadedAt,
+            });
+          }
+          settle.resolve(value);
+        }
+      })
+      .catch((error: unknown) => {
+        for (const { item, flight, settle } of pending) {
+          this.#flights.remove(item.key, item.tag ?? UNTAGGED, flight);
+          settle.reject(error);
+        }
+      });
+    return new Map(pending.map(({ item, flight }) => [item.key, flight.promise]));
+  }
+
+  /** Stores a loaded entry unless the one there was checked more recently. */
+  #store(key: string, entry: StoredEntry<V>): void {
+    const existing = this.#entries.peek(key);
+    if (existing !== undefined && existing.checkedAt > entry.checkedAt) return;
+    this.#entries.set(key, entry);
+  }
+
+  /**
+   * The current tag of each key: one read for all, then `add` of a fresh uuid for each
+   * missing tag. An `add` that loses means another process created the tag first: read it.
+   * A tag that vanished again gets the uuid this process tried, which matches no stored tag,
+   * so the entry is simply reloaded next time.
+   */
+  async #currentTags(keys: readonly string[]): Promise<Map<string, string>> {
+    const found = await this.#readTags(keys);
+    const missing = keys.filter((key) => !found.has(key));
+    if (missing.length === 0) return found;
+    const proposed = new Map(missing.map((key) => [key, uuidv4()]));
+    const ttlSeconds = this.#options.versionTtlSeconds;
+    const added = await Promise.all(
+      missing.map((key) =>
+        this.#cache.add(this.#tagKey(key), proposed.get(key) as string, { ttlSeconds }),
+      ),
+    );
+    const lost = missing.filter((_, i) => !added[i]);
+    for (const key of missing) if (!lost.includes(key)) found.set(key, proposed.get(key) as string);
+    if (lost.length > 0) {
+      const reread = await this.#readTags(lost);
+      for (const key of lost) found.set(key, reread.get(key) ?? (proposed.get(key) as string));
+    }
+    return found;
+  }
+
+  /** Reads the stored tags of `keys` in one round trip; missing tags are absent. */
+  async #readTags(keys: readonly string[]): Promise<Map<string, string>> {
+    this.#versionChecks += 1;
+    const tags = new Map<string, string>();
+    if (keys.length === 1) {
+      const key = keys[0] as string;
+      const value = await this.#cache.get(this.#tagKey(key));
+      if (value !== undefined) tags.set(key, tagText(value));
+      return tags;
+    }
+    const values = await this.#cache.getMany(keys.map((key) => this.#tagKey(key)));
+    for (const key of keys) {
+      const value = values.get(this.#tagKey(key));
+      if (value !== undefined) tags.set(key, tagText(value));
+    }
+    return tags;
+  }
+
+  async #publishInvalidations(keys: readonly string[]): Promise<void> {
+    // Drop local state first, so this process never serves the old value again, even within
+    // maxStalenessMs, and no load begun before the invalidation stores its result.
+    for (const key of keys) {
+      this.#flights.discard(key);
+      this.#entries.delete(key);
+    }
+    const ttlSeconds = this.#options.versionTtlSeconds;
+    const outcomes = await Promise.allSettled(
+      keys.map((key) => this.#cache.set(this.#tagKey(key), uuidv4(), { ttlSeconds })),
+    );
+    const failures = outcomes.flatMap((outcome) =>
+      outcome.status === 'rejected' ? [outcome.reason as unknown] : [],
+    );
+    if (failures.length === 0) return;
+    this.#errors += failures.filter(isCacheUnavailable).length;
+    const first = failures[0];
+    if (keys.length === 1 || !failures.every(isCacheUnavailable)) throw first;
+    throw new CacheUnavailableError(
+      `Could not invalidate ${failures.length} of ${keys.length} keys: the tag store is unavailable.`,
+      {
+        cause: first,
+        context: {
+          namespace: this.#options.namespace,
+          failed: failures.length,
+          total: keys.length,
+        },
+      },
+    );
+  }
+
+  #tagKey(key: string): string {
+    return `${this.#options.namespace}:v:${key}`;
+  }
+}
+
+function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidArgumentError(
+      `A LocalCache key must be a non-empty string, got ${String(key)}.`,
+    );
+  }
+}
+
+/** By code rather than class, so an adapter built against another copy of storage still counts. */
+function isCacheUnavailable(error: unknown): boolean {
+  return (
+    error instanceof Error && (error as { code?: unknown }).code === CacheUnavailableError.code
+  );
+}
+
+/** Tags are uuid strings; anything else someone wrote there is compared by its JSON text. */
+function tagText(value: CacheValue): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+interface Deferred<T> {
+  readonly promise: Promise<T>;
+  resolve(value: T): void;
+  reject(reason: unknown): void;
+}
+
+/** `Promise.withResolvers`, which Node 20 lacks. */
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}

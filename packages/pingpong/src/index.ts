@@ -1,0 +1,25 @@
+/**
+ * `@shardcount/pingpong`: a cheap, buffered counter for counts that may be slightly late and,
+ * in rare cases, slightly low. Increments cost one memcached round trip and never touch the
+ * datastore; a flusher (in-process timer or a cron endpoint) moves ended epochs into a
+ * durable count in Cloud Datastore, exactly once, with a per-epoch watermark stored in the
+ * same transaction as the count.
+ *
+ * Start with {@link PingPongCounter}; the package README explains the accuracy model and the
+ * loss bound.
+ *
+ * @packageDocumentation
+ */
+export {
+  type DrainedSlot,
+  type PingPongCounterEntity,
+  PingPongCounterKind,
+} from './counter-entity.js';
+export type { CounterValue, IncrementOutcome, PingPongStats } from './counter-value.js';
+export type { EpochRange } from './epoch-schedule.js';
+export { CounterClosedError, isCounterClosedError } from './errors/counter-closed-error.js';
+export type { FlusherOptions, FlushFailure, FlushOptions, FlushReport } from './flush-report.js';
+export type { CacheUnavailablePolicy, PingPongCounterOptions } from './options.js';
+export { PingPongCounter } from './ping-pong-counter.js';
+export { type SlotDirection, slotKey } from './slot-keys.js';
+export { MAX_COUNTER_NAME_BYTES } from './validation.js';

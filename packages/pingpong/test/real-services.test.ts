@@ -1,0 +1,128 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CacheUnavailableError } from '@shardcount/storage';
+import {
+  type MemcachedServer,
+  realCacheStore,
+  realEntityStore,
+  startMemcached,
+} from '@shardcount/test-services';
+import { v4 as uuid } from 'uuid';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { type CacheUnavailablePolicy, PingPongCounter, slotKey } from '../src/index.js';
+import { FakeClock, INTERVAL_MS, makeEnvironment } from './support/environment.js';
+import { inParallel, pingPongScenarios } from './support/scenarios.js';
+
+pingPongScenarios('memcached + Datastore emulator', async () => {
+  // A generous timeout: these scenarios inject cache faults themselves, and a loaded test
+  // machine must not turn a slow answer into an unplanned outage.
+  const cache = realCacheStore({ timeoutMs: 3_000 });
+  const store = realEntityStore();
+  return makeEnvironment('real', cache, store, new FakeClock(), async () => {
+    await cache.close();
+    await store.close();
+  });
+});
+
+describe('PingPongCounter when a real memcached stops mid-run', () => {
+  let server: MemcachedServer;
+
+  beforeAll(async () => {
+    server = await startMemcached();
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const expected: Record<CacheUnavailablePolicy, { outcome: string; durable: number }> = {
+    // 20 cached before the stop, 10 during it, 20 cached after the restart.
+    'write-through': { outcome: 'written-through', durable: 50 },
+    drop: { outcome: 'dropped', durable: 40 },
+    throw: { outcome: 'rejected', durable: 40 },
+  };
+
+  for (const policy of ['write-through', 'drop', 'throw'] as const) {
+    it(`applies onCacheUnavailable '${policy}' while memcached is stopped`, async () => {
+      const cache = realCacheStore({ address: server.address, timeoutMs: 300 });
+      const store = realEntityStore();
+      const clock = new FakeClock();
+      const counter = new PingPongCounter({
+        cache,
+        store,
+        intervalMs: INTERVAL_MS,
+        namespace: `pp-${uuid().slice(0, 8)}`,
+        now: clock.now,
+        onCacheUnavailable: policy,
+        cacheBackoffMs: 0,
+      });
+      const name = 'stopped';
+      try {
+        await inParallel(4, 5, () => counter.increment(name));
+        // Drain them first: a restarted memcached comes back empty.
+        clock.closeEpoch();
+        expect((await counter.flush()).moved).toBe(20);
+
+        await server.stop();
+        const outcomes = new Set<string>();
+        await inParallel(2, 5, async () => {
+          try {
+            outcomes.add(await counter.increment(name));
+          } catch (error) {
+            expect(error).toBeInstanceOf(CacheUnavailableError);
+            outcomes.add('rejected');
+          }
+        });
+        expect([...outcomes]).toEqual([expected[policy].outcome]);
+        expect((await counter.get(name)).pendingKnown).toBe(false);
+
+        await server.restart();
+        await vi.waitFor(() => cache.get('probe'), { timeout: 10_000, interval: 100 });
+        await inParallel(4, 5, async () => expect(await counter.increment(name)).toBe('cached'));
+        clock.closeEpoch();
+        const report = await counter.flush();
+        expect(report.errors).toEqual([]);
+        expect(await counter.get(name)).toMatchObject({
+          durable: expected[policy].durable,
+          pending: 0,
+          pendingKnown: true,
+        });
+        if (policy === 'drop') expect(counter.stats().lostIncrements).toBe(10);
+      } finally {
+        await counter.close();
+        await cache.close();
+        await store.close();
+        if (!server.running) await server.restart();
+      }
+    });
+  }
+});
+
+describe('PingPongCounter slots on a real memcached, real clock', () => {
+  it('creates slots with a TTL so they expire on their own', async () => {
+    const cache = realCacheStore();
+    const store = realEntityStore();
+    const namespace = `pp-${uuid().slice(0, 8)}`;
+    const counter = new PingPongCounter({
+      cache,
+      store,
+      namespace,
+      intervalMs: 1000,
+      slotTtlIntervals: 2,
+      registrationDelayMs: 60_000,
+    });
+    try {
+      const epoch = Math.floor(Date.now() / 1000);
+      await counter.increment('expiring', 4);
+      // The slot of the epoch the increment went to (it may have ticked over just now).
+      const keys = [epoch, epoch + 1].map((e) => slotKey(namespace, 'expiring', e, 'up'));
+      expect([...(await cache.getMany(keys)).values()]).toEqual([4]);
+      expect(counter.slotTtlSeconds).toBe(2);
+      await sleep(3_500);
+      expect((await cache.getMany(keys)).size).toBe(0);
+    } finally {
+      await counter.close();
+      await cache.close();
+      await store.close();
+    }
+  });
+});

@@ -1,0 +1,517 @@
+import memjs from 'memjs';
+import { CacheUnavailableError, InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
+import {
+  assertCacheKey,
+  assertDelta,
+  assertTtl,
+  decodeCacheValue,
+  encodeCacheValue,
+} from './cache-arguments.js';
+import type {
+  CacheCounterOptions,
+  CacheStore,
+  CacheValue,
+  CacheWriteOptions,
+  CasEntry,
+  CasToken,
+} from './cache-store.js';
+import { toMemcachedKey } from './memcached-key.js';
+import {
+  buildRequest,
+  counterExtras,
+  incrementInverse,
+  type MemcachedResponse,
+  NO_CREATE_EXPIRATION,
+  Opcode,
+  parseCas,
+  readCas,
+  readCounter,
+  Status,
+  storageExtras,
+  toExpiration,
+} from './memcached-protocol.js';
+import { destroyServerSockets, guardMemjsServer } from './memcached-socket-guard.js';
+
+/** Options shared by both ways of constructing a {@link MemcachedCacheStore}. */
+export interface MemcachedCacheStoreCommonOptions {
+  /**
+   * Longest a call may take, in milliseconds, from the call to its answer (connecting
+   * included). Past it the call fails with `CacheUnavailableError` and the connection to
+   * that server is dropped, failing the other calls waiting on it, so the next call starts a
+   * fresh one. Default 500.
+   */
+  readonly timeoutMs?: number;
+}
+
+/** Construct a {@link MemcachedCacheStore} that creates and owns its memjs client. */
+export interface MemcachedServersOptions extends MemcachedCacheStoreCommonOptions {
+  /**
+   * memcached servers, comma-separated `host:port` (port defaults to 11211; memjs's
+   * `user:pass@host:port` for SASL works too), e.g. `'10.0.0.3:11211,10.0.0.4:11211'`.
+   * Keys are spread over them by memjs's hash of the (mapped) key.
+   */
+  readonly servers: string;
+  /** Not with `servers`. */
+  readonly client?: never;
+}
+
+/** Construct a {@link MemcachedCacheStore} over a memjs client the caller configured. */
+export interface MemcachedClientOptions extends MemcachedCacheStoreCommonOptions {
+  /**
+   * A memjs 1.3.x client. The store sends its own binary-protocol requests through the
+   * client's `perform`, so the client's serializer and default `expires` do not apply; its
+   * `retries` do not either (the store never resends a request). The store patches each of
+   * the client's servers so that connection failures cannot orphan a socket (see the class
+   * docs), and {@link MemcachedCacheStore.close} drops the client's connections (memjs
+   * reconnects if something else uses the client afterwards).
+   */
+  readonly client: memjs.Client;
+  /** Not with `client`. */
+  readonly servers?: never;
+}
+
+/** Options of {@link MemcachedCacheStore}: either `servers` or a memjs `client`. */
+export type MemcachedCacheStoreOptions = MemcachedServersOptions | MemcachedClientOptions;
+
+/** Default {@link MemcachedCacheStoreCommonOptions.timeoutMs}. */
+export const DEFAULT_MEMCACHED_TIMEOUT_MS = 500;
+
+const EMPTY = Buffer.alloc(0);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+const silentLogger = { log(): void {} };
+
+type Operation = 'get' | 'getMany' | 'gets' | 'cas' | 'add' | 'set' | 'incr' | 'decr' | 'delete';
+
+/**
+ * The {@link CacheStore} over memcached, speaking the binary protocol through memjs.
+ *
+ * - Values are stored as JSON text (an integer as its digits, so `incr`/`decr` work on it),
+ *   with flags 0.
+ * - `gets`/`cas` use the CAS value of the binary protocol, which memjs does not expose: the
+ *   store builds those requests itself and sends them through memjs's `perform`.
+ * - `incr`/`decr` read the server's 64-bit result exactly; a result past
+ *   `Number.MAX_SAFE_INTEGER` is undone at once (the server has applied it) and reported as
+ *   `OutOfRangeError`. With `initial`, a missing key is created holding `initial + delta`
+ *   (`max(initial - delta, 0)` for `decr`) in the same round trip.
+ * - Keys memcached cannot take (over 250 bytes, spaces, control or non-ASCII characters) are
+ *   mapped by `toMemcachedKey` to `sc~` + SHA-256; results always come back under the
+ *   caller's keys.
+ * - TTLs over 30 days are sent as absolute unix times, as memcached requires.
+ * - Every call settles within `timeoutMs`: a stopped, hung or restarted memcached makes
+ *   calls fail with `CacheUnavailableError` (a refused connection at once), and once it is
+ *   back the same store works again. No request is ever resent, so a timed-out write may
+ *   or may not have been applied.
+ *
+ * @example
+ * ```ts
+ * const cache = new MemcachedCacheStore({ servers: '127.0.0.1:11211', timeoutMs: 200 });
+ * await cache.set('greeting', { text: 'hello' }, { ttlSeconds: 60 });
+ * const entry = await cache.gets<{ text: string }>('greeting');
+ * if (entry && !(await cache.cas('greeting', { text: 'hi' }, entry.cas))) {
+ *   // someone else wrote it between our gets and cas
+ * }
+ * await cache.incr('page-views', 1, { initial: 0 }); // 1 the first time
+ * await cache.close();
+ * ```
+ */
+export class MemcachedCacheStore implements CacheStore {
+  readonly #client: memjs.Client;
+  readonly #timeoutMs: number;
+  readonly #inFlight = new Set<Promise<unknown>>();
+  #closed = false;
+
+  /**
+   * @param options - `servers` (the store creates its client) or `client`, and `timeoutMs`
+   * @throws InvalidArgumentError when the options are malformed
+   */
+  constructor(options: MemcachedCacheStoreOptions) {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_MEMCACHED_TIMEOUT_MS;
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new InvalidArgumentError(
+        `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
+      );
+    }
+    this.#timeoutMs = timeoutMs;
+    if (options.client !== undefined && options.servers !== undefined) {
+      throw new InvalidArgumentError(
+        'Pass either servers or client to MemcachedCacheStore, not both.',
+      );
+    }
+    if (options.client !== undefined) {
+      this.#client = options.client;
+    } else if (options.servers !== undefined) {
+      assertServers(options.servers);
+      // memjs's own timeouts are only a backstop behind ours; it never retries, never logs.
+      const memjsTimeoutSeconds = (2 * timeoutMs) / 1000;
+      this.#client = memjs.Client.create(options.servers, {
+        logger: silentLogger,
+        retries: 1,
+        timeout: memjsTimeoutSeconds,
+        conntimeout: memjsTimeoutSeconds,
+      });
+    } else {
+      throw new InvalidArgumentError('MemcachedCacheStore needs servers or client.');
+    }
+    for (const server of this.#client.servers) guardMemjsServer(server);
+  }
+
+  /** The timeout every call is bounded by, in milliseconds. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
+  /** {@inheritDoc CacheStore.get} */
+  async get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined> {
+    assertCacheKey(key);
+    this.#assertOpen();
+    const response = await this.#request('get', key, Opcode.get, EMPTY, EMPTY);
+    return this.#readValue<V>('get', key, response);
+  }
+
+  /** {@inheritDoc CacheStore.getMany} */
+  async getMany<V extends CacheValue = CacheValue>(
+    keys: readonly string[],
+  ): Promise<Map<string, V>> {
+    if (!Array.isArray(keys)) {
+      throw new InvalidArgumentError('getMany takes an array of keys.');
+    }
+    for (const key of keys) assertCacheKey(key);
+    this.#assertOpen();
+    const unique = [...new Set(keys)];
+    // Requests go out back to back on each server's connection (pipelined), answers are
+    // matched by their opaque sequence number.
+    const responses = await Promise.all(
+      unique.map((key) => this.#request('getMany', key, Opcode.get, EMPTY, EMPTY)),
+    );
+    const found = new Map<string, V>();
+    unique.forEach((key, i) => {
+      const value = this.#readValue<V>('getMany', key, responses[i]!);
+      if (value !== undefined) found.set(key, value);
+    });
+    return found;
+  }
+
+  /** {@inheritDoc CacheStore.gets} */
+  async gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined> {
+    assertCacheKey(key);
+    this.#assertOpen();
+    const response = await this.#request('gets', key, Opcode.get, EMPTY, EMPTY);
+    const value = this.#readValue<V>('gets', key, response);
+    if (value === undefined) return undefined;
+    const cas = readCas(response);
+    if (cas === 0n) {
+      // CAS 0 means "no check" on writes: a token of 0 would make cas() a blind set.
+      throw new CacheUnavailableError(
+        'memcached answered without a CAS value: it runs with CAS disabled (-C), so gets/cas cannot work.',
+        { context: { operation: 'gets', key } },
+      );
+    }
+    return { value, cas: cas.toString() as CasToken };
+  }
+
+  /** {@inheritDoc CacheStore.cas} */
+  async cas(
+    key: string,
+    value: CacheValue,
+    cas: CasToken,
+    options: CacheWriteOptions = {},
+  ): Promise<boolean> {
+    const body = this.#checkWrite(key, value, options);
+    if (typeof cas !== 'string') {
+      throw new InvalidArgumentError(`cas must be a token returned by gets, got ${typeof cas}.`, {
+        context: { key },
+      });
+    }
+    this.#assertOpen();
+    const version = parseCas(cas);
+    // A token gets never returns names no version, so it can never match.
+    if (version === undefined) return false;
+    const extras = storageExtras(toExpiration(options.ttlSeconds));
+    const response = await this.#request('cas', key, Opcode.set, extras, body, version);
+    switch (response.header.status) {
+      case Status.ok:
+        return true;
+      case Status.keyExists:
+      case Status.keyNotFound:
+      case Status.itemNotStored:
+        return false;
+      default:
+        throw statusError('cas', key, response);
+    }
+  }
+
+  /** {@inheritDoc CacheStore.add} */
+  async add(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<boolean> {
+    const body = this.#checkWrite(key, value, options);
+    this.#assertOpen();
+    const extras = storageExtras(toExpiration(options.ttlSeconds));
+    const response = await this.#request('add', key, Opcode.add, extras, body);
+    switch (response.header.status) {
+      case Status.ok:
+        return true;
+      case Status.keyExists:
+      case Status.itemNotStored:
+        return false;
+      default:
+        throw statusError('add', key, response);
+    }
+  }
+
+  /** {@inheritDoc CacheStore.set} */
+  async set(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<void> {
+    const body = this.#checkWrite(key, value, options);
+    this.#assertOpen();
+    const extras = storageExtras(toExpiration(options.ttlSeconds));
+    const response = await this.#request('set', key, Opcode.set, extras, body);
+    if (response.header.status !== Status.ok) throw statusError('set', key, response);
+  }
+
+  /** {@inheritDoc CacheStore.incr} */
+  incr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
+    return this.#count('incr', key, delta, options);
+  }
+
+  /** {@inheritDoc CacheStore.decr} */
+  decr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
+    return this.#count('decr', key, delta, options);
+  }
+
+  /** {@inheritDoc CacheStore.delete} */
+  async delete(key: string): Promise<boolean> {
+    assertCacheKey(key);
+    this.#assertOpen();
+    const response = await this.#request('delete', key, Opcode.delete, EMPTY, EMPTY);
+    switch (response.header.status) {
+      case Status.ok:
+        return true;
+      case Status.keyNotFound:
+        return false;
+      default:
+        throw statusError('delete', key, response);
+    }
+  }
+
+  /**
+   * Waits for the calls in flight (each ends within `timeoutMs`), then closes every
+   * connection of the client, so the process can exit. Later calls fail with
+   * `InvalidArgumentError`. Calling it again does nothing.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+    for (const server of this.#client.servers) {
+      destroyServerSockets(server, new Error('MemcachedCacheStore closed'));
+    }
+  }
+
+  async #count(
+    operation: 'incr' | 'decr',
+    key: string,
+    delta: number,
+    options: CacheCounterOptions,
+  ): Promise<number | undefined> {
+    assertCacheKey(key);
+    assertDelta(delta);
+    assertTtl(options.ttlSeconds);
+    const { initial } = options;
+    if (initial !== undefined) assertDelta(initial, 'initial');
+    this.#assertOpen();
+
+    // memcached stores `initial` as it is when the key is missing: send the value the
+    // contract wants the new counter to hold, unless that is not a safe integer.
+    let created: number | undefined;
+    if (initial !== undefined) {
+      created = operation === 'incr' ? initial + delta : Math.max(initial - delta, 0);
+    }
+    const canCreate = created !== undefined && Number.isSafeInteger(created);
+    const extras = counterExtras(
+      BigInt(delta),
+      canCreate ? BigInt(created!) : 0n,
+      canCreate ? toExpiration(options.ttlSeconds) : NO_CREATE_EXPIRATION,
+    );
+    const opcode = operation === 'incr' ? Opcode.increment : Opcode.decrement;
+    const response = await this.#request(operation, key, opcode, extras, EMPTY);
+    switch (response.header.status) {
+      case Status.ok:
+        break;
+      case Status.keyNotFound:
+        if (created === undefined) return undefined;
+        throw new OutOfRangeError(
+          `Cannot create counter at cache key "${key}" holding ${initial} ${operation === 'incr' ? '+' : '-'} ${delta}: it would pass Number.MAX_SAFE_INTEGER.`,
+          { context: { key, operation } },
+        );
+      case Status.nonNumeric:
+        throw new InvalidArgumentError(
+          `Cannot ${operation} cache key "${key}": its value is not a non-negative integer.`,
+          { context: { key, operation } },
+        );
+      default:
+        throw statusError(operation, key, response);
+    }
+    const value = readCounter(response);
+    if (value <= MAX_SAFE) return Number(value);
+
+    // The server has applied it; undo it (increments wrap modulo 2^64, so adding the
+    // inverse restores the old value even when other calls ran in between).
+    const undo =
+      operation === 'incr'
+        ? counterExtras(incrementInverse(BigInt(delta)), 0n, NO_CREATE_EXPIRATION)
+        : counterExtras(BigInt(delta), 0n, NO_CREATE_EXPIRATION);
+    let undoError: unknown;
+    if (delta !== 0) {
+      try {
+        const undone = await this.#request(operation, key, Opcode.increment, undo, EMPTY);
+        if (undone.header.status !== Status.ok) undoError = statusError(operation, key, undone);
+      } catch (error) {
+        undoError = error;
+      }
+    }
+    const outcome =
+      delta === 0
+        ? 'it already held that value; nothing was changed.'
+        : undoError === undefined
+          ? 'the change was undone.'
+          : 'undoing the change failed, so the entry holds that value.';
+    throw new OutOfRangeError(
+      `Counter at cache key "${key}" would pass Number.MAX_SAFE_INTEGER (memcached computed ${value}); ${outcome}`,
+      { context: { key, operation }, ...(undoError === undefined ? {} : { cause: undoError }) },
+    );
+  }
+
+  /** Validates a write's arguments before any I/O and returns the value's bytes. */
+  #checkWrite(key: string, value: CacheValue, options: CacheWriteOptions): Buffer {
+    assertCacheKey(key);
+    assertTtl(options.ttlSeconds);
+    return Buffer.from(encodeCacheValue(key, value), 'utf8');
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new InvalidArgumentError('This MemcachedCacheStore has been closed.');
+  }
+
+  #readValue<V extends CacheValue>(
+    operation: Operation,
+    key: string,
+    response: MemcachedResponse,
+  ): V | undefined {
+    switch (response.header.status) {
+      case Status.ok:
+        return decodeCacheValue(response.val.toString('utf8')) as V;
+      case Status.keyNotFound:
+        return undefined;
+      default:
+        throw statusError(operation, key, response);
+    }
+  }
+
+  /**
+   * Sends one request for the caller's `key` through memjs's `perform` and resolves with the
+   * response, whatever its status. Rejects with `CacheUnavailableError` when the connection
+   * fails or no answer comes within the timeout; a late answer is dropped.
+   */
+  #request(
+    operation: Operation,
+    key: string,
+    opcode: number,
+    extras: Buffer,
+    value: Buffer,
+    cas?: bigint,
+  ): Promise<MemcachedResponse> {
+    const client = this.#client;
+    const memcachedKey = toMemcachedKey(key);
+    const context = { operation, key };
+    const timeoutMs = this.#timeoutMs;
+    const promise = new Promise<MemcachedResponse>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        const error = new CacheUnavailableError(
+          `memcached did not answer ${operation} within ${timeoutMs} ms.`,
+          { context },
+        );
+        // The connection may be dead without memjs noticing (no FIN, a half-read answer):
+        // drop it so the next call reconnects instead of waiting on it too.
+        const server = client.server(memcachedKey);
+        if (server) {
+          destroyServerSockets(
+            server,
+            new Error(`connection dropped after a ${operation} call timed out`),
+          );
+        }
+        reject(error);
+      }, timeoutMs);
+      const settle = (error: Error | null, response: MemcachedResponse | null): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (error !== null || response === null) {
+          reject(
+            new CacheUnavailableError(
+              `memcached ${operation} failed: ${error?.message ?? 'no response'}`,
+              { context, cause: error },
+            ),
+          );
+        } else {
+          resolve(response);
+        }
+      };
+      try {
+        client.incrSeq();
+        const seq = client.seq;
+        const request = buildRequest(opcode, memcachedKey, extras, value, seq, cas);
+        // retries = 1: memjs must not resend (an incr resent after a lost answer counts twice).
+        client.perform(
+          memcachedKey,
+          request,
+          seq,
+          (error: Error | null, response?: MemcachedResponse | null) =>
+            settle(error, response ?? null),
+          1,
+        );
+      } catch (error) {
+        settle(error instanceof Error ? error : new Error(String(error)), null);
+      }
+    });
+    this.#inFlight.add(promise);
+    const forget = (): void => {
+      this.#inFlight.delete(promise);
+    };
+    promise.then(forget, forget);
+    return promise;
+  }
+}
+
+/** The error for a status the operation does not expect. */
+function statusError(
+  operation: Operation,
+  key: string,
+  response: MemcachedResponse,
+): CacheUnavailableError | InvalidArgumentError {
+  const status = response.header.status;
+  const detail = response.val.toString('utf8').slice(0, 200);
+  const message = `memcached answered ${operation} of cache key "${key}" with status 0x${status.toString(16).padStart(4, '0')}${detail ? ` (${detail})` : ''}.`;
+  const options = { context: { operation, key, status } };
+  // The value fits our limit but not this server's item size (-I): the argument is at fault.
+  if (status === Status.valueTooLarge) return new InvalidArgumentError(message, options);
+  return new CacheUnavailableError(message, options);
+}
+
+function assertServers(servers: unknown): asserts servers is string {
+  if (typeof servers !== 'string' || servers.trim() === '') {
+    throw new InvalidArgumentError(
+      `servers must be a non-empty "host:port[,host:port]" string, got ${typeof servers === 'string' ? 'an empty string' : typeof servers}.`,
+    );
+  }
+  for (const entry of servers.split(',')) {
+    const hostPort = entry.slice(entry.lastIndexOf('@') + 1);
+    const match = /^([^:\s]+)(?::(\d+))?$/.exec(hostPort);
+    const port = match?.[2] === undefined ? 11211 : Number(match[2]);
+    if (match === null || port < 1 || port > 65535) {
+      throw new InvalidArgumentError(
+        `servers entry "${entry}" is not host:port with a port from 1 to 65535.`,
+      );
+    }
+  }
+}

@@ -1,0 +1,301 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Datastore } from '@google-cloud/datastore';
+import { freePort } from './free-port.js';
+
+/** The emulator launcher shipped with the Google Cloud SDK (a bash script that runs java). */
+const EMULATOR_SCRIPT =
+  '/usr/lib/google-cloud-sdk/platform/cloud-datastore-emulator/cloud_datastore_emulator';
+
+/** Project id the emulators started here serve (the emulator accepts any id). */
+const PROJECT_ID = 'shardcount-test';
+
+/** How long to wait for `GET /` to answer `Ok`; 1–3 s usually, far more on a busy 2-core box. */
+const START_DEADLINE_MS = 60_000;
+/** Interval between health probes while starting. */
+const HEALTH_POLL_INTERVAL_MS = 100;
+/** How long a graceful `POST /shutdown` may take before the process group is killed. */
+const SHUTDOWN_GRACE_MS = 10_000;
+/** How long to wait after SIGTERM before SIGKILL. */
+const TERM_GRACE_MS = 5_000;
+/** Emulator output kept for error messages, in characters. */
+const OUTPUT_TAIL_CHARS = 8_000;
+/** Attempts to start when the emulator dies before it is healthy (e.g. a port race). */
+const START_ATTEMPTS = 3;
+
+/**
+ * Runs the emulator script (`$0`, arguments `$@`) under a watchdog in the same process
+ * group: the watchdog waits for end-of-file on the pipe from this Node process and then
+ * kills the whole group. Node closes that pipe in `stop()` and the kernel closes it when
+ * Node dies in any way (even SIGKILL, when no exit hook runs), so no emulator outlives
+ * the test run. Background commands read /dev/null unless redirected, hence fd 3.
+ */
+const WATCHDOG_SCRIPT = [
+  'exec 3<&0',
+  '"$0" "$@" </dev/null & emulator=$!',
+  '(read -r _ <&3; kill -TERM -- -$$ 2>/dev/null) &',
+  'wait "$emulator"',
+].join('\n');
+
+/**
+ * A Cloud Datastore emulator this process started. Every instance owns its child process
+ * group: {@link DatastoreEmulator.stop} ends exactly that group; a process `exit` hook kills
+ * any group a failed test run left behind, and a watchdog in the group ends it when this
+ * process dies without running hooks.
+ */
+export interface DatastoreEmulator {
+  /** Host the emulator listens on (`127.0.0.1`). */
+  readonly host: string;
+  /** TCP port the emulator listens on. */
+  readonly port: number;
+  /** `host:port`, the form `DATASTORE_EMULATOR_HOST` and {@link createEmulatorClient} take. */
+  readonly address: string;
+  /** Project id to use with this emulator. */
+  readonly projectId: string;
+  /** A new `Datastore` client talking to this emulator; the caller closes its clients. */
+  createClient(options?: { namespace?: string }): Datastore;
+  /** Deletes every entity in every namespace (`POST /reset`). */
+  reset(): Promise<void>;
+  /** Stops the emulator and waits until its processes have exited. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startDatastoreEmulator}. */
+export interface StartDatastoreEmulatorOptions {
+  /**
+   * `firestore-in-datastore` (default) emulates the mode new Google Cloud projects get;
+   * `legacy` emulates classic Cloud Datastore (entity-group limits, faster here).
+   */
+  readonly mode?: 'firestore-in-datastore' | 'legacy';
+}
+
+/** Process groups started here and not stopped yet, killed on process exit. */
+const leftovers = new Set<number>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers must be synchronous: a signal is all we can send.
+  process.on('exit', () => {
+    for (const pgid of leftovers) killGroup(pgid, 'SIGKILL');
+  });
+}
+
+/** Signals the whole process group; the group is ours because we created it (detached). */
+function killGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: the group has already gone
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  return killGroup(pgid, 0);
+}
+
+/**
+ * Starts the Cloud Datastore emulator from the installed Google Cloud SDK on a free port
+ * of 127.0.0.1, in memory (`--store_on_disk=false`) with strong consistency, and resolves
+ * once `GET /` answers `Ok`. Rejects (after cleaning up) when it is not healthy within
+ * 60 s or exits while starting; the error carries the tail of the emulator's output.
+ *
+ * @example
+ * ```ts
+ * const emulator = await startDatastoreEmulator();
+ * try {
+ *   const datastore = emulator.createClient({ namespace: 'my-test' });
+ *   // ...
+ * } finally {
+ *   await emulator.stop();
+ * }
+ * ```
+ */
+export async function startDatastoreEmulator(
+  options: StartDatastoreEmulatorOptions = {},
+): Promise<DatastoreEmulator> {
+  const mode = options.mode ?? 'firestore-in-datastore';
+  let lastError: unknown;
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    try {
+      return await startOnce(mode);
+    } catch (error) {
+      lastError = error;
+      // Only an early exit (typically a port taken between freePort() and bind) is worth retrying.
+      if (!(error instanceof EarlyExitError)) throw error;
+    }
+  }
+  throw lastError;
+}
+
+class EarlyExitError extends Error {}
+
+async function startOnce(
+  mode: NonNullable<StartDatastoreEmulatorOptions['mode']>,
+): Promise<DatastoreEmulator> {
+  const host = '127.0.0.1';
+  const port = await freePort();
+  const address = `${host}:${port}`;
+  const args = [
+    'start',
+    `--host=${host}`,
+    `--port=${port}`,
+    '--store_on_disk=false',
+    '--consistency=1.0',
+    ...(mode === 'firestore-in-datastore' ? ['--firestore_in_datastore_mode'] : []),
+  ];
+  // detached: the watchdog, the script and the java it forks share a new process group
+  // that we can signal as one.
+  const child = spawn('bash', ['-c', WATCHDOG_SCRIPT, EMULATOR_SCRIPT, ...args], {
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  child.stdin?.on('error', () => undefined); // EPIPE once the watchdog has gone
+  const pgid = child.pid;
+  if (pgid === undefined) {
+    const error = await new Promise<Error>((resolve) => child.once('error', resolve));
+    const message = `Could not start the Datastore emulator (${EMULATOR_SCRIPT}): ${error.message}`;
+    throw new Error(message, { cause: error });
+  }
+  installExitHook();
+  leftovers.add(pgid);
+
+  let output = '';
+  const keep = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_CHARS);
+  };
+  // Always drain the pipes: a full pipe would block the emulator.
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+
+  const stop = stopper(child, pgid, address, exited);
+  try {
+    await waitHealthy(address, child, exited, () => output);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+
+  return {
+    host,
+    port,
+    address,
+    projectId: PROJECT_ID,
+    createClient: (clientOptions = {}) => createEmulatorClient(address, PROJECT_ID, clientOptions),
+    reset: async () => {
+      const response = await fetch(`http://${address}/reset`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(30_000),
+      });
+      if (!response.ok) {
+        throw new Error(`Datastore emulator reset failed: HTTP ${response.status}`);
+      }
+    },
+    stop,
+  };
+}
+
+async function waitHealthy(
+  address: string,
+  child: ChildProcess,
+  exited: Promise<void>,
+  output: () => string,
+): Promise<void> {
+  const deadline = Date.now() + START_DEADLINE_MS;
+  let hasExited = false;
+  void exited.then(() => {
+    hasExited = true;
+  });
+  while (Date.now() < deadline) {
+    if (hasExited) {
+      throw new EarlyExitError(
+        `The Datastore emulator exited while starting (code ${child.exitCode}, signal ${child.signalCode}). Output:\n${output()}`,
+      );
+    }
+    try {
+      const response = await fetch(`http://${address}/`, { signal: AbortSignal.timeout(2_000) });
+      if (response.ok && (await response.text()).trim() === 'Ok') return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(HEALTH_POLL_INTERVAL_MS);
+  }
+  throw new Error(
+    `The Datastore emulator on ${address} was not healthy after ${START_DEADLINE_MS} ms. Output:\n${output()}`,
+  );
+}
+
+/** Builds the idempotent stop function of one emulator. */
+function stopper(
+  child: ChildProcess,
+  pgid: number,
+  address: string,
+  exited: Promise<void>,
+): () => Promise<void> {
+  let stopping: Promise<void> | undefined;
+  const waitExit = async (ms: number): Promise<boolean> => {
+    const timer = sleep(ms, false, { ref: false });
+    return Promise.race([exited.then(() => true), timer]);
+  };
+  const run = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      try {
+        await fetch(`http://${address}/shutdown`, {
+          method: 'POST',
+          signal: AbortSignal.timeout(5_000),
+        });
+      } catch {
+        // not answering: fall through to signals
+      }
+      if (!(await waitExit(SHUTDOWN_GRACE_MS))) {
+        killGroup(pgid, 'SIGTERM');
+        if (!(await waitExit(TERM_GRACE_MS))) killGroup(pgid, 'SIGKILL');
+        await waitExit(TERM_GRACE_MS);
+      }
+    }
+    // The emulator has exited; end-of-file makes the watchdog end whatever is left.
+    child.stdin?.end();
+    for (let i = 0; i < 50 && groupAlive(pgid); i++) {
+      if (i === 20) killGroup(pgid, 'SIGKILL');
+      await sleep(100);
+    }
+    child.stdout?.destroy();
+    child.stderr?.destroy();
+    leftovers.delete(pgid);
+  };
+  return () => {
+    stopping ??= run();
+    return stopping;
+  };
+}
+
+/**
+ * A `Datastore` client for the emulator at `address` (`host:port`), with insecure gRPC
+ * credentials and no Google authentication, without touching `process.env`.
+ *
+ * @param address - `host:port` of the emulator, e.g. `127.0.0.1:8081`
+ * @param projectId - project id to send (the emulator accepts any)
+ * @param options - default namespace of the client's keys and queries
+ */
+export function createEmulatorClient(
+  address: string,
+  projectId: string,
+  options: { namespace?: string } = {},
+): Datastore {
+  // With an apiEndpoint on 127.0.0.1/localhost, @google-cloud/datastore 10.x switches to
+  // insecure channel credentials by itself. An explicit projectId and universeDomain keep
+  // google-auth-library from looking for credentials, which would probe the GCE metadata
+  // server and print a MetadataLookupWarning.
+  return new Datastore({
+    projectId,
+    apiEndpoint: address,
+    universeDomain: 'googleapis.com',
+    ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+  });
+}

@@ -1,0 +1,13 @@
+// What the global setup provides to every test through vitest's inject().
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** `host:port` of the memcached every real-service test shares. */
+    memcachedAddress: string;
+    /** `host:port` of the shared Cloud Datastore emulator (Firestore-in-Datastore mode). */
+    datastoreEmulatorAddress: string;
+    /** Project id the shared emulator serves. */
+    datastoreProjectId: string;
+  }
+}
+
+export {};
