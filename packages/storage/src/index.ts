@@ -57,6 +57,7 @@ export type {
   UpsertMutation,
 } from './entity/entity-backend.js';
 export type {
+  AfterCommitCallback,
   EntityOf,
   EntityStore,
   QueryOptions,

@@ -1,7 +1,13 @@
 import pRetry, { AbortError } from 'p-retry';
 import { ContentionError, LimitExceededError, ShardcountError } from '../errors/index.js';
-import type { EntityBackend, Mutation, StoredEntity } from './entity-backend.js';
 import type {
+  EntityBackend,
+  EntityBackendLimits,
+  Mutation,
+  StoredEntity,
+} from './entity-backend.js';
+import type {
+  AfterCommitCallback,
   EntityOf,
   EntityStore,
   QueryOptions,
@@ -57,6 +63,19 @@ export class BackendEntityStore implements EntityStore {
 
   get inTransaction(): boolean {
     return this.#current() !== undefined;
+  }
+
+  get limits(): EntityBackendLimits {
+    return this.backend.limits;
+  }
+
+  async afterCommit(callback: AfterCommitCallback): Promise<void> {
+    const tx = this.#current();
+    if (tx) {
+      tx.afterCommit.push(callback);
+      return;
+    }
+    await runAfterCommit([callback]);
   }
 
   async load<T extends object>(key: Key<T>): Promise<T | undefined> {
@@ -210,11 +229,13 @@ export class BackendEntityStore implements EntityStore {
       transaction,
       writes: new Map(),
       attempt,
+      afterCommit: [],
       closed: false,
     };
     let committing = false;
+    let result: R;
     try {
-      const result = await ambientTransaction.run(ctx, () => work({ attempt }));
+      result = await ambientTransaction.run(ctx, () => work({ attempt }));
       const mutations = [...ctx.writes.values()];
       if (mutations.length > this.backend.limits.maxMutationsPerCommit) {
         throw new LimitExceededError(
@@ -225,12 +246,29 @@ export class BackendEntityStore implements EntityStore {
       ctx.closed = true;
       committing = true;
       await this.backend.commit(mutations, transaction);
-      return result;
     } catch (error) {
       ctx.closed = true;
       // A failed commit has already ended the transaction; anything earlier must release it.
       if (!committing) await this.backend.rollback(transaction).catch(() => undefined);
       throw error;
     }
+    await runAfterCommit(ctx.afterCommit);
+    return result;
   }
+}
+
+/**
+ * Runs after-commit callbacks in order, outside any transaction; the data is already
+ * durable, so their failures stay theirs.
+ */
+function runAfterCommit(callbacks: readonly AfterCommitCallback[]): Promise<void> {
+  return ambientTransaction.run(undefined, async () => {
+    for (const callback of callbacks) {
+      try {
+        await callback();
+      } catch {
+        // Documented: an after-commit callback handles its own errors.
+      }
+    }
+  });
 }

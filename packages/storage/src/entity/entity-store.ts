@@ -1,4 +1,4 @@
-import type { PropertyFilter } from './entity-backend.js';
+import type { EntityBackendLimits, PropertyFilter } from './entity-backend.js';
 import type { Key, Kind } from './key.js';
 
 /** The entity type a key refers to. */
@@ -69,6 +69,11 @@ export interface TransactionInfo {
 }
 
 /**
+ * Work to run once a transaction has committed; see {@link EntityStore.afterCommit}.
+ */
+export type AfterCommitCallback = () => void | Promise<void>;
+
+/**
  * Work run in a transaction. It may run more than once (after contention), so it must be
  * idempotent apart from its store reads and writes, exactly as in Objectify.
  */
@@ -86,6 +91,11 @@ export type TransactionWork<R> = (info: TransactionInfo) => Promise<R>;
 export interface EntityStore {
   /** Whether the calling async context is inside a transaction. */
   readonly inTransaction: boolean;
+  /**
+   * What one call of the backend may carry: the most keys per lookup and the most writes a
+   * single transaction can commit. Batches outside transactions are chunked to these.
+   */
+  readonly limits: EntityBackendLimits;
   /** Reads one entity; `undefined` when it does not exist. */
   load<T extends object>(key: Key<T>): Promise<T | undefined>;
   /**
@@ -123,6 +133,15 @@ export interface EntityStore {
   transact<R>(work: TransactionWork<R>, options?: TransactOptions): Promise<R>;
   /** Runs `work` in a fresh transaction even inside another one, which is suspended. */
   transactNew<R>(work: TransactionWork<R>, options?: TransactOptions): Promise<R>;
+  /**
+   * Runs `callback` once the ambient transaction has committed, before `transact` returns to
+   * its caller; never when it rolls back, and not for an attempt that lost a race and was
+   * retried (the retry registers again). Outside a transaction it runs at once. Callbacks
+   * run in registration order after the data is durable, so they must handle their own
+   * failures: an error they throw is not reported to the caller, whose transaction did
+   * commit. Use it for side effects that must follow the commit, such as cache updates.
+   */
+  afterCommit(callback: AfterCommitCallback): Promise<void>;
   /** Runs `work` outside any transaction, even when called inside one. */
   transactionless<R>(work: () => Promise<R>): Promise<R>;
   /** Releases the backend's connections. */

@@ -413,6 +413,58 @@ export function runEntityStoreContract(
         assert.ok((await store.loadMany(keys)).every((e, i) => e?.n === i));
       });
 
+      it('afterCommit runs after the commit, outside the transaction, once per success', async (store) => {
+        const k = items().key('ac');
+        const seen: Array<{ n: number | undefined; inTransaction: boolean }> = [];
+        let attempts = 0;
+        await store.transact(
+          async () => {
+            attempts += 1;
+            const current = await store.load(k);
+            await store.afterCommit(async () => {
+              seen.push({ n: (await store.load(k))?.n, inTransaction: store.inTransaction });
+            });
+            if (attempts === 1) await store.transactNew(async () => store.save(k, { n: 10 }));
+            await store.save(k, { n: (current?.n ?? 0) + 1 });
+          },
+          { retry: { retries: 5, minTimeoutMs: 1, maxTimeoutMs: 5 } },
+        );
+        assert.equal(attempts, 2);
+        assert.deepEqual(seen, [{ n: 11, inTransaction: false }], 'ran for the losing attempt too');
+      });
+
+      it('afterCommit never runs for a rolled-back transaction; outside one it runs at once', async (store) => {
+        let ran = 0;
+        await assert.rejects(
+          store.transact(async () => {
+            await store.afterCommit(() => {
+              ran += 1;
+            });
+            throw new Error('roll back');
+          }),
+          /roll back/,
+        );
+        assert.equal(ran, 0);
+        await store.afterCommit(() => {
+          ran += 1;
+        });
+        assert.equal(ran, 1);
+        await store.transact(async () => {
+          await store.afterCommit(() => {
+            throw new Error('a failing callback does not fail the committed transaction');
+          });
+          await store.afterCommit(() => {
+            ran += 1;
+          });
+        });
+        assert.equal(ran, 2);
+      });
+
+      it('exposes positive per-call limits', async (store) => {
+        assert.ok(store.limits.maxLookupKeys >= 1);
+        assert.ok(store.limits.maxMutationsPerCommit >= 1);
+      });
+
       it('work that outlives its transaction cannot use it', async (store) => {
         const k = items().key('late');
         let late: Promise<void> | undefined;
