@@ -1,0 +1,129 @@
+/** The service operations events are attributed to. */
+export type CounterOperationName =
+  | 'increment'
+  | 'decrement'
+  | 'getCounter'
+  | 'createCounter'
+  | 'updateCounter'
+  | 'reset'
+  | 'delete'
+  | 'autoShard'
+  | 'transact';
+
+/** Payload of the `contention` event: a transaction lost an optimistic-concurrency race. */
+export interface ContentionEvent {
+  /** Counter concerned. */
+  readonly counterName: string;
+  /** Operation whose transaction lost. */
+  readonly operation: CounterOperationName;
+  /** Number of the attempt that failed, from 1. */
+  readonly attempt: number;
+  /** Retries still allowed. */
+  readonly retriesLeft: number;
+  /** The `ContentionError`. */
+  readonly error: Error;
+}
+
+/** Payload of the `retry` event: a step is about to be tried again. */
+export interface RetryEvent {
+  /** Counter concerned. */
+  readonly counterName: string;
+  /** Operation retrying. */
+  readonly operation: CounterOperationName;
+  /** `transaction`: after contention; `cacheCas`: the cached total changed under a CAS. */
+  readonly step: 'transaction' | 'cacheCas';
+  /** Number of the attempt that failed, from 1. */
+  readonly attempt: number;
+}
+
+/** Payload of the `cacheHit` event. */
+export interface CacheHitEvent {
+  /** Counter read. */
+  readonly counterName: string;
+}
+
+/** Payload of the `cacheMiss` event. */
+export interface CacheMissEvent {
+  /** Counter read. */
+  readonly counterName: string;
+  /**
+   * `missing`: nothing cached (this reader may fill it); `filling`: another reader holds the
+   * fill lease; `expired`: the cached total outlived its TTL; `unavailable`: the cache failed.
+   */
+  readonly reason: 'missing' | 'filling' | 'expired' | 'unavailable';
+}
+
+/** Payload of the `cacheError` event: a cache call failed; the operation went on without it. */
+export interface CacheErrorEvent {
+  /** Counter concerned. */
+  readonly counterName: string;
+  /** Cache call that failed, e.g. `gets`, `cas`, `delete`. */
+  readonly call: string;
+  /** The error (usually `CacheUnavailableError`). */
+  readonly error: Error;
+}
+
+/** Payload of the `shardsGrown` event: automatic sharding doubled a counter's shards. */
+export interface ShardsGrownEvent {
+  /** Counter grown. */
+  readonly counterName: string;
+  /** Shards before. */
+  readonly fromShards: number;
+  /** Shards after. */
+  readonly toShards: number;
+}
+
+/** Every event the service emits and its payload. */
+export interface CounterEventMap {
+  /** A transaction lost a race and will be retried. */
+  contention: ContentionEvent;
+  /** A transaction or a cache CAS is being retried. */
+  retry: RetryEvent;
+  /** `getCounter` answered from the cache. */
+  cacheHit: CacheHitEvent;
+  /** `getCounter` found no usable total in the cache and read the store. */
+  cacheMiss: CacheMissEvent;
+  /** A cache call failed; the operation went on without the cache. */
+  cacheError: CacheErrorEvent;
+  /** Automatic sharding grew a counter. */
+  shardsGrown: ShardsGrownEvent;
+}
+
+/** A listener of event `E`. */
+export type CounterEventListener<E extends keyof CounterEventMap> = (
+  event: CounterEventMap[E],
+) => void;
+
+/**
+ * A small typed event emitter. Listeners run synchronously; a listener that throws is ignored
+ * (metrics must never break counting).
+ */
+export class CounterEvents {
+  readonly #listeners = new Map<keyof CounterEventMap, Set<(event: never) => void>>();
+
+  /** Adds a listener; returns a function that removes it. */
+  on<E extends keyof CounterEventMap>(event: E, listener: CounterEventListener<E>): () => void {
+    let set = this.#listeners.get(event);
+    if (set === undefined) {
+      set = new Set();
+      this.#listeners.set(event, set);
+    }
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+    };
+  }
+
+  /** Calls every listener of `event`. */
+  emit<E extends keyof CounterEventMap>(event: E, payload: CounterEventMap[E]): void {
+    const set = this.#listeners.get(event);
+    if (set === undefined) return;
+    for (const listener of set) {
+      try {
+        (listener as CounterEventListener<E>)(payload);
+      } catch {
+        // A failing metrics hook must not fail the counter operation.
+      }
+    }
+  }
+}

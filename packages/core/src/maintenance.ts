@@ -1,0 +1,367 @@
+import type { SaveEntry } from '@shardcount/storage';
+import {
+  type CounterData,
+  type CounterShardData,
+  counterKey,
+  SHARD_FAST_PATH_LIMIT,
+  shardKey,
+  shardKeys,
+} from './counter-entities.js';
+import { CounterStatus, type SettableCounterStatus } from './counter-status.js';
+import { CounterExistsError } from './errors/counter-exists-error.js';
+import { CounterNotFoundError } from './errors/counter-not-found-error.js';
+import { CounterNotMutableError } from './errors/counter-not-mutable-error.js';
+import { newCounterData, quoteName, type ServiceContext } from './service-context.js';
+
+/*
+ * Changes to a counter's layout and life cycle. Each is crash-safe: every transaction leaves
+ * the counter in a state from which any later call (or resumeInterrupted) can finish the job,
+ * and no state ever makes the total wrong.
+ *
+ * - Growing the shard count is immediate: new shards start empty.
+ * - Shrinking N -> M marks the counter CHANGING_SHARDS (target M), then moves shards from the
+ *   top down in batches: one transaction reads the batch of removed shards and the kept shards
+ *   (i mod M) that receive their counts, deletes the removed ones, writes the kept ones and
+ *   lowers numShards to the first removed index. So numShards always covers every shard that
+ *   exists, the total never changes, and a crash between batches leaves a consistent counter
+ *   whose increments (on kept shards) and decrements keep working.
+ * - Reset zeroes every shard in one transaction when that fits the write limit; otherwise the
+ *   counter goes RESETTING (count reads 0, changes refused) and shards are zeroed in batches.
+ * - Delete marks DELETING (count reads 0, changes refused), deletes the shards and the
+ *   operation records in batches outside transactions, then the counter.
+ */
+
+function notFound(name: string, operation: string): CounterNotFoundError {
+  return new CounterNotFoundError(
+    `Cannot ${operation} counter ${quoteName(name)}: it does not exist.`,
+    {
+      context: { counterName: name, operation },
+    },
+  );
+}
+
+/** Creates a counter; `CounterExistsError` when the name is taken. */
+export async function createCounter(
+  ctx: ServiceContext,
+  name: string,
+  numShards: number,
+  description: string,
+): Promise<CounterData> {
+  const key = counterKey(ctx.kinds, name);
+  const created = await ctx.run(name, 'createCounter', async () => {
+    const existing = await ctx.store.load(key);
+    if (existing !== undefined) {
+      throw new CounterExistsError(
+        `Cannot create counter ${quoteName(name)}: it already exists (status ${existing.status}).`,
+        { context: { counterName: name, status: existing.status } },
+      );
+    }
+    const counter = newCounterData(name, numShards, description, new Date());
+    await ctx.store.save(key, counter);
+    return counter;
+  });
+  await ctx.totals.invalidate(name);
+  ctx.remember(created);
+  return created;
+}
+
+/** The changes `updateCounter` may ask for. */
+export interface CounterChanges {
+  readonly numShards?: number | undefined;
+  readonly description?: string | undefined;
+  readonly status?: SettableCounterStatus | undefined;
+}
+
+/** Applies `changes`; finishes an interrupted reset or shard change first. */
+export async function updateCounter(
+  ctx: ServiceContext,
+  name: string,
+  changes: CounterChanges,
+): Promise<void> {
+  const key = counterKey(ctx.kinds, name);
+  for (;;) {
+    const outcome = await ctx.run(name, 'updateCounter', async () => {
+      const counter = await ctx.store.load(key);
+      if (counter === undefined) throw notFound(name, 'update');
+      if (counter.status === CounterStatus.DELETING) {
+        throw new CounterNotMutableError(
+          `Cannot update counter ${quoteName(name)}: it is being deleted (status DELETING).`,
+          { context: { counterName: name, status: counter.status, operation: 'updateCounter' } },
+        );
+      }
+      if (counter.status === CounterStatus.RESETTING) return 'reset pending' as const;
+      if (counter.status === CounterStatus.CHANGING_SHARDS) return 'shrink pending' as const;
+      const next: CounterData = { ...counter, updatedAt: new Date() };
+      if (changes.description !== undefined) next.description = changes.description;
+      if (changes.status !== undefined) {
+        next.baseStatus = changes.status;
+        next.status = changes.status;
+      }
+      let shrinking = false;
+      if (changes.numShards !== undefined && changes.numShards > counter.numShards) {
+        next.numShards = changes.numShards;
+      } else if (changes.numShards !== undefined && changes.numShards < counter.numShards) {
+        next.status = CounterStatus.CHANGING_SHARDS;
+        next.targetNumShards = changes.numShards;
+        shrinking = true;
+      }
+      await ctx.store.save(key, next);
+      return { next, shrinking };
+    });
+    if (outcome === 'reset pending') {
+      await finishReset(ctx, name);
+      continue;
+    }
+    if (outcome === 'shrink pending') {
+      await finishShardChange(ctx, name);
+      continue;
+    }
+    ctx.remember(outcome.next);
+    await ctx.totals.invalidate(name);
+    if (outcome.shrinking) await finishShardChange(ctx, name);
+    return;
+  }
+}
+
+/** Shards moved per shrink transaction: each moves into at most one kept shard. */
+function shrinkBatch(ctx: ServiceContext): number {
+  // Writes per step: the removed shards (deleted), the kept shards receiving, the counter.
+  return Math.max(1, Math.min(200, Math.floor((ctx.settings.maxWritesPerTransaction - 1) / 2)));
+}
+
+/**
+ * Finishes a shard reduction (status CHANGING_SHARDS); returns whether there was one. Safe to
+ * run concurrently with itself and with increments and decrements.
+ */
+export async function finishShardChange(ctx: ServiceContext, name: string): Promise<boolean> {
+  const key = counterKey(ctx.kinds, name);
+  let worked = false;
+  for (;;) {
+    const step = await ctx.run(
+      name,
+      'updateCounter',
+      async (): Promise<CounterData | true | 'more'> => {
+        const counter = await ctx.store.load(key);
+        if (
+          counter === undefined ||
+          counter.status !== CounterStatus.CHANGING_SHARDS ||
+          counter.targetNumShards === undefined
+        ) {
+          return true;
+        }
+        const now = new Date();
+        const target = counter.targetNumShards;
+        const from = Math.max(target, counter.numShards - shrinkBatch(ctx));
+        const removed: number[] = [];
+        for (let i = from; i < counter.numShards; i++) removed.push(i);
+        const kept = [...new Set(removed.map((i) => i % target))];
+        const loaded = await ctx.store.loadMany([
+          ...removed.map((i) => shardKey(ctx.kinds, name, i)),
+          ...kept.map((i) => shardKey(ctx.kinds, name, i)),
+        ]);
+        const keptShards = new Map<number, CounterShardData>();
+        kept.forEach((index, i) => {
+          const shard = loaded[removed.length + i] as CounterShardData | undefined;
+          keptShards.set(
+            index,
+            shard ?? { counterName: name, index, count: 0, createdAt: now, updatedAt: now },
+          );
+        });
+        const changed = new Set<number>();
+        removed.forEach((index, i) => {
+          const count = (loaded[i] as CounterShardData | undefined)?.count ?? 0;
+          if (count === 0) return;
+          const receiver = keptShards.get(index % target) as CounterShardData;
+          keptShards.set(index % target, {
+            ...receiver,
+            count: receiver.count + count,
+            updatedAt: now,
+          });
+          changed.add(index % target);
+        });
+        const saves: SaveEntry[] = [...changed].map((index) => ({
+          key: shardKey(ctx.kinds, name, index),
+          entity: keptShards.get(index) as CounterShardData,
+        }));
+        await ctx.store.deleteMany(removed.map((i) => shardKey(ctx.kinds, name, i)));
+        await ctx.store.saveMany(saves);
+        const finished = from === target;
+        const large =
+          counter.largeTotal ||
+          [...keptShards.values()].some((s) => s.count > SHARD_FAST_PATH_LIMIT);
+        const next: CounterData = {
+          ...counter,
+          numShards: from,
+          status: finished ? counter.baseStatus : CounterStatus.CHANGING_SHARDS,
+          targetNumShards: finished ? undefined : target,
+          largeTotal: large,
+          updatedAt: now,
+        };
+        await ctx.store.save(key, next);
+        return finished ? next : 'more';
+      },
+    );
+    if (step === true) break;
+    worked = true;
+    if (step !== 'more') {
+      ctx.remember(step);
+      break;
+    }
+  }
+  if (worked) await ctx.totals.invalidate(name);
+  return worked;
+}
+
+/** Resets a counter's count to zero. */
+export async function resetCounter(ctx: ServiceContext, name: string): Promise<void> {
+  const key = counterKey(ctx.kinds, name);
+  for (;;) {
+    const outcome = await ctx.run(name, 'reset', async () => {
+      const counter = await ctx.store.load(key);
+      if (counter === undefined) throw notFound(name, 'reset');
+      if (counter.status === CounterStatus.RESETTING) return 'batched' as const;
+      if (
+        counter.status === CounterStatus.DELETING ||
+        counter.baseStatus !== CounterStatus.AVAILABLE
+      ) {
+        throw new CounterNotMutableError(
+          counter.status === CounterStatus.DELETING
+            ? `Cannot reset counter ${quoteName(name)}: it is being deleted (status DELETING).`
+            : `Cannot reset counter ${quoteName(name)}: its status is READ_ONLY_COUNT, so its count cannot change. Set its status to AVAILABLE with updateCounter() first.`,
+          { context: { counterName: name, status: counter.status, operation: 'reset' } },
+        );
+      }
+      if (counter.status === CounterStatus.CHANGING_SHARDS) return 'shrink pending' as const;
+      const shards = await ctx.store.loadMany(shardKeys(ctx.kinds, name, 0, counter.numShards));
+      const nonZero = shards.filter((s): s is CounterShardData => s !== undefined && s.count !== 0);
+      const now = new Date();
+      if (nonZero.length + 1 <= ctx.settings.maxWritesPerTransaction) {
+        await ctx.store.saveMany(
+          nonZero.map((s) => ({
+            key: shardKey(ctx.kinds, name, s.index),
+            entity: { ...s, count: 0, updatedAt: now },
+          })),
+        );
+        if (counter.largeTotal) await ctx.store.save(key, { ...counter, largeTotal: false });
+        return 'done' as const;
+      }
+      await ctx.store.save(key, {
+        ...counter,
+        status: CounterStatus.RESETTING,
+        resetNext: 0,
+        updatedAt: now,
+      });
+      return 'batched' as const;
+    });
+    if (outcome === 'shrink pending') {
+      await finishShardChange(ctx, name);
+      continue;
+    }
+    await ctx.totals.invalidate(name);
+    if (outcome === 'batched') await finishReset(ctx, name);
+    return;
+  }
+}
+
+/** Finishes a batched reset (status RESETTING); returns whether there was one. */
+export async function finishReset(ctx: ServiceContext, name: string): Promise<boolean> {
+  const key = counterKey(ctx.kinds, name);
+  const batch = Math.max(1, ctx.settings.maxWritesPerTransaction - 1);
+  let worked = false;
+  for (;;) {
+    const step = await ctx.run(name, 'reset', async (): Promise<'idle' | 'more' | 'finished'> => {
+      const counter = await ctx.store.load(key);
+      if (counter === undefined || counter.status !== CounterStatus.RESETTING) return 'idle';
+      const from = counter.resetNext ?? 0;
+      const to = Math.min(from + batch, counter.numShards);
+      const now = new Date();
+      const shards = await ctx.store.loadMany(shardKeys(ctx.kinds, name, from, to));
+      await ctx.store.saveMany(
+        shards
+          .filter((s): s is CounterShardData => s !== undefined && s.count !== 0)
+          .map((s) => ({
+            key: shardKey(ctx.kinds, name, s.index),
+            entity: { ...s, count: 0, updatedAt: now },
+          })),
+      );
+      const finished = to >= counter.numShards;
+      await ctx.store.save(key, {
+        ...counter,
+        status: finished ? counter.baseStatus : CounterStatus.RESETTING,
+        resetNext: finished ? undefined : to,
+        largeTotal: finished ? false : counter.largeTotal,
+        updatedAt: now,
+      });
+      return finished ? 'finished' : 'more';
+    });
+    if (step === 'idle') break;
+    worked = true;
+    if (step === 'finished') break;
+  }
+  if (worked) await ctx.totals.invalidate(name);
+  return worked;
+}
+
+/** Deletes a counter; returns whether it existed. */
+export async function deleteCounter(ctx: ServiceContext, name: string): Promise<boolean> {
+  const key = counterKey(ctx.kinds, name);
+  const existed = await ctx.run(name, 'delete', async () => {
+    const counter = await ctx.store.load(key);
+    if (counter === undefined) return false;
+    if (counter.status !== CounterStatus.DELETING) {
+      await ctx.store.save(key, {
+        ...counter,
+        status: CounterStatus.DELETING,
+        updatedAt: new Date(),
+      });
+    }
+    return true;
+  });
+  ctx.forget(name);
+  await ctx.totals.invalidate(name);
+  if (existed) await finishDeletion(ctx, name);
+  return existed;
+}
+
+/** Operation records deleted per batch. */
+const RECORD_BATCH = 500;
+
+/**
+ * Finishes a deletion (status DELETING): shards, then operation records, then the counter;
+ * every step is idempotent, so a crash anywhere is finished by running it again.
+ */
+export async function finishDeletion(ctx: ServiceContext, name: string): Promise<boolean> {
+  const key = counterKey(ctx.kinds, name);
+  const counter = await ctx.store.transactionless(() => ctx.store.load(key));
+  if (counter === undefined || counter.status !== CounterStatus.DELETING) return false;
+  await ctx.store.transactionless(async () => {
+    // deleteMany outside a transaction is chunked to the store's commit limit.
+    await ctx.store.deleteMany(shardKeys(ctx.kinds, name, 0, counter.numShards));
+    for (;;) {
+      const records = await ctx.store.query(ctx.kinds.operation, {
+        filters: [{ property: 'counterName', value: name }],
+        limit: RECORD_BATCH,
+      });
+      if (records.length === 0) break;
+      await ctx.store.deleteMany(records.map((r) => r.key));
+    }
+  });
+  await ctx.run(name, 'delete', async () => {
+    const current = await ctx.store.load(key);
+    if (current?.status === CounterStatus.DELETING) await ctx.store.delete(key);
+  });
+  ctx.forget(name);
+  await ctx.totals.invalidate(name);
+  return true;
+}
+
+/** Names of the counters whose status is `status`. */
+export async function countersWithStatus(
+  ctx: ServiceContext,
+  status: CounterStatus,
+): Promise<string[]> {
+  const rows = await ctx.store.query(ctx.kinds.counter, {
+    filters: [{ property: 'status', value: status }],
+  });
+  return rows.map((row) => row.entity.name);
+}

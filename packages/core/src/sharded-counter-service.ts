@@ -1,0 +1,562 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  AmbiguousCommitError,
+  BackendEntityStore,
+  type CacheStore,
+  type EntityStore,
+  InvalidArgumentError,
+  type RetryPolicy,
+  type TransactionWork,
+  type TransactOptions,
+} from '@shardcount/storage';
+import { CachedTotals, type WriteSnapshot } from './cached-total.js';
+import { counterKey, counterKinds, MAX_SHARDS } from './counter-entities.js';
+import {
+  type CounterEventListener,
+  type CounterEventMap,
+  CounterEvents,
+  type CounterOperationName,
+} from './counter-events.js';
+import { CounterStatus } from './counter-status.js';
+import type {
+  Counter,
+  CounterOperation,
+  CreateCounterOptions,
+  DecrementOptions,
+  GetCounterOptions,
+  IncrementOptions,
+  ResumeReport,
+  UpdateCounterOptions,
+} from './counter-types.js';
+import { decrementCascade, decrementInTransaction } from './decrement.js';
+import { CounterNotFoundError } from './errors/counter-not-found-error.js';
+import { incrementInTransaction } from './increment.js';
+import {
+  countersWithStatus,
+  createCounter,
+  deleteCounter,
+  finishDeletion,
+  finishReset,
+  finishShardChange,
+  resetCounter,
+  updateCounter,
+} from './maintenance.js';
+import { readCounterFromStore } from './read-counter.js';
+import { quoteName, ServiceContext, toCounter } from './service-context.js';
+import {
+  assertAmount,
+  assertCounterName,
+  assertDescription,
+  assertIdempotencyKey,
+  assertNumShards,
+  assertOptionalBoolean,
+  assertOptions,
+  assertWholeNumber,
+  describe,
+} from './validation.js';
+
+/** Automatic shard growth; see {@link ShardedCounterServiceOptions.autoShard}. */
+export interface AutoShardOptions {
+  /** Most shards automatic growth may reach, 1 to `MAX_SHARDS`. */
+  readonly maxShards: number;
+  /**
+   * Least time between two growth attempts of one counter by this service instance, in
+   * milliseconds. Default 1000.
+   */
+  readonly cooldownMs?: number;
+}
+
+/** Options of {@link ShardedCounterService}. */
+export interface ShardedCounterServiceOptions {
+  /** Where counters live: a `DatastoreEntityStore` in production, `MemoryEntityStore` in tests. */
+  readonly store: EntityStore;
+  /** Where cached totals live: a `MemcachedCacheStore` in production, `MemoryCacheStore` in tests. */
+  readonly cache: CacheStore;
+  /** Shards of a counter created by its first increment. Default 3. */
+  readonly numInitialShards?: number;
+  /**
+   * Lifetime of a cached total, in seconds, counted from the read that filled it (writers'
+   * adjustments do not extend it). This bounds how long the cache can disagree with the store
+   * after a crash or a cache failure. Default 60.
+   */
+  readonly cacheTtlSeconds?: number;
+  /** Lifetime of a reader's fill lease, in seconds. Default 5. */
+  readonly cacheLeaseTtlSeconds?: number;
+  /**
+   * Deadline of each cache call, in milliseconds, on top of the cache adapter's own timeout;
+   * a call past it counts as a cache failure. Default 1000.
+   */
+  readonly cacheTimeoutMs?: number;
+  /** CAS retries when writers race on one cached total, before it is deleted instead. Default 5. */
+  readonly cacheCasRetries?: number;
+  /**
+   * Prefix of cache keys (`prefix + counter name`). Give each Datastore project/namespace its
+   * own prefix when several share one memcached. Default `shardcount:`.
+   */
+  readonly cacheKeyPrefix?: string;
+  /** Prefix of the Datastore kinds: `${prefix}Counter`, `${prefix}Shard`, `${prefix}Operation`. Default `Shardcount`. */
+  readonly kindPrefix?: string;
+  /**
+   * How long this instance trusts the shard count it last saw when choosing a shard before its
+   * transaction, in milliseconds. A stale value costs at most one more lookup. Default 5000.
+   */
+  readonly metadataTtlMs?: number;
+  /** Most counters whose metadata this instance remembers. Default 10,000. */
+  readonly metadataMaxEntries?: number;
+  /** Lifetime written into operation records (`expiresAt`) for a Datastore TTL policy, in seconds. Default 7 days. */
+  readonly idempotencyTtlSeconds?: number;
+  /**
+   * Retry policy of the service's transactions on contention, over the store's policy.
+   * Default `{ retries: 20 }`: counters are where contention lives, and a lost race writes
+   * nothing, so retrying is always safe (autoShard removes the contention itself).
+   */
+  readonly retry?: Partial<RetryPolicy>;
+  /**
+   * When given, a counter whose increments see contention doubles its shard count, up to
+   * `maxShards`. Growing is immediate and never loses or double-counts anything.
+   */
+  readonly autoShard?: AutoShardOptions;
+  /**
+   * Most entities one transaction may write, to size batches (shrink, reset, exact decrements).
+   * Default: the store backend's commit limit (Datastore: 500).
+   */
+  readonly maxWritesPerTransaction?: number;
+}
+
+interface JoinedScope {
+  readonly owner: ShardedCounterService;
+  readonly pending: Map<string, { before: Promise<WriteSnapshot>; delta: number }>;
+}
+
+/** Changes made inside {@link ShardedCounterService.transact}, settled after its commit. */
+const joinedScope = new AsyncLocalStorage<JoinedScope>();
+
+/**
+ * Durable sharded counters on an {@link EntityStore} with a stale-proof cached total in a
+ * {@link CacheStore}.
+ *
+ * - `increment`: one transaction over the counter and one random shard: begin, ONE batched
+ *   lookup, commit; plus two cache round trips (a snapshot before the commit, a CAS after).
+ * - `getCounter`: one cache round trip on a hit; on a miss, one batched lookup of all shards
+ *   and a leased fill that can never store a stale total.
+ *
+ * @example
+ * ```ts
+ * const service = new ShardedCounterService({
+ *   store: new DatastoreEntityStore({ projectId: 'my-project' }),
+ *   cache: new MemcachedCacheStore({ servers: '10.0.0.3:11211' }),
+ * });
+ * await service.increment('page-views');
+ * const counter = await service.getCounter('page-views');
+ * ```
+ */
+export class ShardedCounterService {
+  readonly #ctx: ServiceContext;
+  readonly #events = new CounterEvents();
+  readonly #autoShard: { readonly maxShards: number; readonly cooldownMs: number } | undefined;
+  readonly #lastGrowth = new Map<string, number>();
+
+  /**
+   * @param options - store, cache and tuning; see {@link ShardedCounterServiceOptions}
+   * @throws InvalidArgumentError for an option out of range
+   */
+  constructor(options: ShardedCounterServiceOptions) {
+    assertOptions('ShardedCounterService options', options);
+    if (options === undefined || typeof options.store !== 'object' || options.store === null) {
+      throw new InvalidArgumentError('ShardedCounterService needs a store (an EntityStore).');
+    }
+    if (typeof options.cache !== 'object' || options.cache === null) {
+      throw new InvalidArgumentError('ShardedCounterService needs a cache (a CacheStore).');
+    }
+    const numInitialShards = options.numInitialShards ?? 3;
+    assertNumShards('numInitialShards', numInitialShards);
+    const ttlSeconds = options.cacheTtlSeconds ?? 60;
+    assertWholeNumber('cacheTtlSeconds', ttlSeconds, 1);
+    const leaseTtlSeconds = options.cacheLeaseTtlSeconds ?? 5;
+    assertWholeNumber('cacheLeaseTtlSeconds', leaseTtlSeconds, 1);
+    const timeoutMs = options.cacheTimeoutMs ?? 1000;
+    assertWholeNumber('cacheTimeoutMs', timeoutMs, 1);
+    const casRetries = options.cacheCasRetries ?? 5;
+    assertWholeNumber('cacheCasRetries', casRetries, 0);
+    const metadataTtlMs = options.metadataTtlMs ?? 5000;
+    assertWholeNumber('metadataTtlMs', metadataTtlMs, 1);
+    const metadataMaxEntries = options.metadataMaxEntries ?? 10_000;
+    assertWholeNumber('metadataMaxEntries', metadataMaxEntries, 1);
+    const idempotencyTtlSeconds = options.idempotencyTtlSeconds ?? 7 * 24 * 3600;
+    assertWholeNumber('idempotencyTtlSeconds', idempotencyTtlSeconds, 1);
+    const keyPrefix = options.cacheKeyPrefix ?? 'shardcount:';
+    if (typeof keyPrefix !== 'string') {
+      throw new InvalidArgumentError(
+        `cacheKeyPrefix must be a string, got ${describe(keyPrefix)}.`,
+      );
+    }
+    const kindPrefix = options.kindPrefix ?? 'Shardcount';
+    const backendLimit =
+      options.store instanceof BackendEntityStore
+        ? options.store.backend.limits.maxMutationsPerCommit
+        : 500;
+    const maxWrites = options.maxWritesPerTransaction ?? Math.min(backendLimit, 500);
+    assertWholeNumber('maxWritesPerTransaction', maxWrites, 2);
+    if (options.autoShard !== undefined) {
+      assertOptions('autoShard', options.autoShard);
+      assertNumShards('autoShard.maxShards', options.autoShard.maxShards);
+      const cooldownMs = options.autoShard.cooldownMs ?? 1000;
+      assertWholeNumber('autoShard.cooldownMs', cooldownMs, 0);
+      this.#autoShard = { maxShards: options.autoShard.maxShards, cooldownMs };
+    }
+    const totals = new CachedTotals(
+      options.cache,
+      { keyPrefix, ttlSeconds, leaseTtlSeconds, timeoutMs, casRetries },
+      this.#events,
+    );
+    this.#ctx = new ServiceContext(
+      options.store,
+      counterKinds(kindPrefix),
+      totals,
+      this.#events,
+      {
+        numInitialShards,
+        idempotencyTtlSeconds,
+        maxWritesPerTransaction: maxWrites,
+        retry: { retries: 20, ...options.retry },
+      },
+      { ttlMs: metadataTtlMs, maxEntries: metadataMaxEntries },
+    );
+  }
+
+  /**
+   * Subscribes to an event (contention, retries, cache hits, misses and errors, shard growth),
+   * e.g. to feed metrics. Returns a function that unsubscribes.
+   */
+  on<E extends keyof CounterEventMap>(event: E, listener: CounterEventListener<E>): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * Adds `amount` (a positive safe integer, default 1) to the counter, creating it on first
+   * use with `numInitialShards` shards.
+   *
+   * @throws InvalidArgumentError / OutOfRangeError for a bad name or amount (before any I/O)
+   * @throws OutOfRangeError when the total would pass `Number.MAX_SAFE_INTEGER` (nothing written)
+   * @throws CounterNotMutableError when the counter is read-only, being deleted or reset
+   * @throws AmbiguousCommitError when the commit's outcome is unknown; retry with the same
+   *   `idempotencyKey` to apply it exactly once
+   */
+  async increment(
+    name: string,
+    amount = 1,
+    options: IncrementOptions = {},
+  ): Promise<CounterOperation> {
+    assertCounterName(name);
+    assertAmount(amount, name);
+    assertOptions('increment options', options);
+    assertOptionalBoolean('isolated', options.isolated);
+    if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
+    const ctx = this.#ctx;
+    const joined = options.isolated === false && ctx.store.inTransaction;
+    const before = ctx.totals.snapshot(name);
+    let contended = false;
+    let outcome: Awaited<ReturnType<typeof incrementInTransaction>>;
+    try {
+      outcome = await ctx.run(
+        name,
+        'increment',
+        () => incrementInTransaction(ctx, name, amount, options.idempotencyKey, before),
+        { joined, onContention: () => (contended = true) },
+      );
+    } catch (error) {
+      if (error instanceof AmbiguousCommitError) await ctx.totals.invalidate(name);
+      throw error;
+    }
+    if (outcome.counter !== undefined) ctx.remember(outcome.counter);
+    if (!outcome.operation.replayed) {
+      await this.#afterWrite(name, 'increment', before, amount, joined);
+    }
+    if (contended && !joined && outcome.counter !== undefined) {
+      await this.#maybeGrow(name, outcome.counter.numShards, outcome.counter.status);
+    }
+    return outcome.operation;
+  }
+
+  /**
+   * Removes up to `amount` (default 1) from the counter; no shard ever goes below zero. With
+   * `mode: 'exact'`, removes exactly `amount` in one transaction or nothing.
+   *
+   * @returns the operation; `appliedAmount` is what was really removed
+   * @throws InsufficientCountError in `exact` mode when the counter holds less than `amount`
+   * @throws LimitExceededError when one transaction would need more writes than allowed
+   * @throws CounterNotMutableError when the counter is read-only, being deleted or reset
+   */
+  async decrement(
+    name: string,
+    amount = 1,
+    options: DecrementOptions = {},
+  ): Promise<CounterOperation> {
+    assertCounterName(name);
+    assertAmount(amount, name);
+    assertOptions('decrement options', options);
+    assertOptionalBoolean('isolated', options.isolated);
+    const mode = options.mode ?? 'upTo';
+    if (mode !== 'upTo' && mode !== 'exact') {
+      throw new InvalidArgumentError(`mode must be 'upTo' or 'exact', got ${describe(mode)}.`);
+    }
+    const oneTransaction = mode === 'exact' || options.isolated === false;
+    if (options.idempotencyKey !== undefined) {
+      assertIdempotencyKey(options.idempotencyKey);
+      if (!oneTransaction) {
+        throw new InvalidArgumentError(
+          "idempotencyKey needs a decrement that runs as one transaction: mode 'exact' or isolated: false (an 'upTo' decrement spans several transactions).",
+        );
+      }
+    }
+    const ctx = this.#ctx;
+    const joined = options.isolated === false && ctx.store.inTransaction;
+    const before = ctx.totals.snapshot(name);
+    const progress = { applied: 0 };
+    let outcome: Awaited<ReturnType<typeof decrementCascade>>;
+    try {
+      outcome = oneTransaction
+        ? await ctx.run(
+            name,
+            'decrement',
+            () => decrementInTransaction(ctx, name, amount, mode, options.idempotencyKey, before),
+            { joined },
+          )
+        : await decrementCascade(ctx, name, amount, before, progress);
+    } catch (error) {
+      if (error instanceof AmbiguousCommitError || progress.applied > 0) {
+        await ctx.totals.invalidate(name);
+      }
+      throw error;
+    }
+    if (outcome.counter !== undefined) ctx.remember(outcome.counter);
+    if (!outcome.operation.replayed) {
+      await this.#afterWrite(name, 'decrement', before, -outcome.operation.appliedAmount, joined);
+    }
+    return outcome.operation;
+  }
+
+  /**
+   * The counter with its total, or `undefined` when it does not exist. From the cache when it
+   * holds the total (one round trip); otherwise from the store (one batched lookup of the
+   * counter and its shards), filling the cache with a lease so no stale total can land.
+   */
+  async getCounter(name: string, options: GetCounterOptions = {}): Promise<Counter | undefined> {
+    assertCounterName(name);
+    assertOptions('getCounter options', options);
+    assertOptionalBoolean('skipCache', options.skipCache);
+    const ctx = this.#ctx;
+    if (options.skipCache === true) return readCounterFromStore(ctx, name);
+    const cached = await ctx.totals.read(name);
+    if (cached.state === 'hit') return cached.counter;
+    const counter = await readCounterFromStore(ctx, name);
+    if (cached.ticket !== undefined) await ctx.totals.fill(name, cached.ticket, counter);
+    return counter;
+  }
+
+  /**
+   * Creates a counter with a count of 0.
+   *
+   * @throws CounterExistsError when the name is taken (also while it is being deleted)
+   */
+  async createCounter(name: string, options: CreateCounterOptions = {}): Promise<Counter> {
+    assertCounterName(name);
+    assertOptions('createCounter options', options);
+    const numShards = options.numShards ?? this.#ctx.settings.numInitialShards;
+    assertNumShards('numShards', numShards);
+    const description = options.description ?? '';
+    assertDescription(description);
+    const created = await createCounter(this.#ctx, name, numShards, description);
+    return toCounter(created, 0);
+  }
+
+  /**
+   * Changes a counter's description, status (`AVAILABLE` or `READ_ONLY_COUNT`) or shard count.
+   * Growing is immediate; shrinking moves the removed shards' counts into the kept ones in
+   * transactions, so the total never changes. An interrupted shrink or reset is finished first.
+   *
+   * @returns the counter after the change, read from the store
+   * @throws CounterNotFoundError, CounterNotMutableError (while `DELETING`)
+   */
+  async updateCounter(name: string, options: UpdateCounterOptions): Promise<Counter> {
+    assertCounterName(name);
+    assertOptions('updateCounter options', options);
+    if (options === undefined) {
+      throw new InvalidArgumentError('updateCounter needs an options object.');
+    }
+    if (options.numShards !== undefined) assertNumShards('numShards', options.numShards);
+    if (options.description !== undefined) assertDescription(options.description);
+    if (
+      options.status !== undefined &&
+      options.status !== CounterStatus.AVAILABLE &&
+      options.status !== CounterStatus.READ_ONLY_COUNT
+    ) {
+      throw new InvalidArgumentError(
+        `status can only be set to AVAILABLE or READ_ONLY_COUNT, got ${describe(options.status)}; DELETING, RESETTING and CHANGING_SHARDS are managed by delete(), reset() and updateCounter({ numShards }).`,
+      );
+    }
+    await updateCounter(this.#ctx, name, options);
+    const counter = await readCounterFromStore(this.#ctx, name);
+    if (counter === undefined) {
+      throw new CounterNotFoundError(`Counter ${quoteName(name)} was deleted during the update.`, {
+        context: { counterName: name },
+      });
+    }
+    return counter;
+  }
+
+  /**
+   * Sets the count to zero.
+   *
+   * @throws CounterNotFoundError, CounterNotMutableError (read-only or being deleted)
+   */
+  async reset(name: string): Promise<void> {
+    assertCounterName(name);
+    await resetCounter(this.#ctx, name);
+  }
+
+  /**
+   * Deletes a counter: marks it `DELETING` (its count reads 0 and changes are refused), removes
+   * its shards and operation records in batches, then the counter. A deletion interrupted by
+   * a crash is finished by calling `delete` again or {@link resumeDeletions}.
+   *
+   * @returns whether the counter existed
+   */
+  async delete(name: string): Promise<boolean> {
+    assertCounterName(name);
+    return deleteCounter(this.#ctx, name);
+  }
+
+  /** Finishes every interrupted deletion; returns the names of the counters deleted. */
+  async resumeDeletions(): Promise<string[]> {
+    const names = await countersWithStatus(this.#ctx, CounterStatus.DELETING);
+    const done: string[] = [];
+    for (const name of names) {
+      if (await finishDeletion(this.#ctx, name)) done.push(name);
+    }
+    return done;
+  }
+
+  /** Finishes every interrupted deletion, shard reduction and reset. */
+  async resumeInterrupted(): Promise<ResumeReport> {
+    const deleted = await this.resumeDeletions();
+    const shardChanges: string[] = [];
+    for (const name of await countersWithStatus(this.#ctx, CounterStatus.CHANGING_SHARDS)) {
+      if (await finishShardChange(this.#ctx, name)) shardChanges.push(name);
+    }
+    const resets: string[] = [];
+    for (const name of await countersWithStatus(this.#ctx, CounterStatus.RESETTING)) {
+      if (await finishReset(this.#ctx, name)) resets.push(name);
+    }
+    return { deleted, shardChanges, resets };
+  }
+
+  /**
+   * Runs `work` in a transaction of the service's store (joining an ambient one if present)
+   * and, after it commits, updates the cached totals of the counters that `work` changed with
+   * `isolated: false`. This is the way to change counters atomically with other entities and
+   * keep the cached totals exact: a plain `store.transact` cannot tell the service when it
+   * commits, so there the service can only invalidate the total before the commit (see the
+   * README). Inside an already running transaction, this simply joins it.
+   */
+  async transact<R>(work: TransactionWork<R>, options: TransactOptions = {}): Promise<R> {
+    const store = this.#ctx.store;
+    if (store.inTransaction) return store.transact(work);
+    const scope: JoinedScope = { owner: this, pending: new Map() };
+    let result: R;
+    try {
+      result = await joinedScope.run(scope, () =>
+        store.transact(async (info) => {
+          // A retried attempt starts over: the failed attempt's changes were rolled back.
+          scope.pending.clear();
+          return work(info);
+        }, options),
+      );
+    } catch (error) {
+      if (error instanceof AmbiguousCommitError) {
+        await Promise.all(
+          [...scope.pending.keys()].map((name) => this.#ctx.totals.invalidate(name)),
+        );
+      }
+      throw error;
+    }
+    await Promise.all(
+      [...scope.pending].map(async ([name, change]) =>
+        this.#ctx.totals.settle(name, 'transact', await change.before, change.delta),
+      ),
+    );
+    return result;
+  }
+
+  /** Cache maintenance after a committed (or, when joined, a pending) change of `delta`. */
+  async #afterWrite(
+    name: string,
+    operation: CounterOperationName,
+    before: Promise<WriteSnapshot>,
+    delta: number,
+    joined: boolean,
+  ): Promise<void> {
+    if (!joined) {
+      await this.#ctx.totals.settle(name, operation, await before, delta);
+      return;
+    }
+    if (delta === 0) return;
+    const scope = joinedScope.getStore();
+    if (scope !== undefined && scope.owner === this) {
+      const pending = scope.pending.get(name);
+      if (pending === undefined) scope.pending.set(name, { before, delta });
+      else pending.delta += delta;
+      return;
+    }
+    // A caller's plain store.transact: the commit is not ours to see. Invalidate now (best
+    // effort); a read between now and the caller's commit can cache a total without this
+    // change until cacheTtlSeconds. service.transact avoids this.
+    await this.#ctx.totals.invalidate(name);
+  }
+
+  /** Doubles a contended counter's shards, at most once per cooldown per instance. */
+  async #maybeGrow(name: string, seenShards: number, status: CounterStatus): Promise<void> {
+    const auto = this.#autoShard;
+    if (auto === undefined || seenShards >= auto.maxShards || status !== CounterStatus.AVAILABLE) {
+      return;
+    }
+    const now = Date.now();
+    const last = this.#lastGrowth.get(name);
+    if (last !== undefined && now - last < auto.cooldownMs) return;
+    this.#lastGrowth.set(name, now);
+    if (this.#lastGrowth.size > 10_000) {
+      for (const [key, at] of this.#lastGrowth) {
+        if (now - at >= auto.cooldownMs) this.#lastGrowth.delete(key);
+      }
+    }
+    const to = Math.min(seenShards * 2, auto.maxShards, MAX_SHARDS);
+    const ctx = this.#ctx;
+    let grown: boolean;
+    try {
+      grown = await ctx.run(name, 'autoShard', async () => {
+        const counter = await ctx.store.load(counterKey(ctx.kinds, name));
+        // Compare-and-double: a concurrent grower (another instance) already did it.
+        if (
+          counter === undefined ||
+          counter.status !== CounterStatus.AVAILABLE ||
+          counter.numShards !== seenShards
+        ) {
+          return false;
+        }
+        await ctx.store.save(counterKey(ctx.kinds, name), {
+          ...counter,
+          numShards: to,
+          updatedAt: new Date(),
+        });
+        return true;
+      });
+    } catch {
+      // Growth is an optimisation; the increment itself has committed.
+      return;
+    }
+    if (!grown) return;
+    ctx.forget(name);
+    await ctx.totals.invalidate(name);
+    this.#events.emit('shardsGrown', { counterName: name, fromShards: seenShards, toShards: to });
+  }
+}
