@@ -39,6 +39,7 @@ export {
 } from './entity/backend-entity-store.js';
 export {
   DATASTORE_LIMITS,
+  DEFAULT_DATASTORE_CALL_TIMEOUT_MS,
   DatastoreEntityBackend,
   type DatastoreEntityBackendOptions,
   DatastoreEntityStore,

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -104,15 +104,44 @@ describe('startDatastoreEmulator (legacy mode)', () => {
     expect(await store.load(Item.key('r'))).toBeUndefined();
   });
 
-  it('stop() ends the script and its java, and is safe to repeat', async () => {
+  it('writes its generated files into its own temporary directory, not the working directory', async () => {
+    // The emulator writes WEB-INF/appengine-generated/ once it has served a query.
+    await store.query(Item);
+    expect(emulator.workDir.startsWith(tmpdir())).toBe(true);
+    expect(existsSync(join(emulator.workDir, 'WEB-INF', 'appengine-generated'))).toBe(true);
+  });
+
+  it('stop() ends the script and its java, removes its directory, and is safe to repeat; the port can serve again', async () => {
     const own = await startDatastoreEmulator({ mode: 'legacy' });
-    expect(own.port).not.toBe(emulator.port);
-    expect(processesOnPort(own.port).length).toBeGreaterThan(0);
-    await own.stop();
-    expect(processesOnPort(own.port)).toEqual([]);
-    expect(await healthy(own.address)).toBe(false);
-    await own.stop();
-    // The other emulator is untouched.
+    let again: DatastoreEmulator | undefined;
+    try {
+      expect(own.port).not.toBe(emulator.port);
+      expect(processesOnPort(own.port).length).toBeGreaterThan(0);
+      expect(existsSync(own.workDir)).toBe(true);
+      await own.stop();
+      expect(processesOnPort(own.port)).toEqual([]);
+      expect(await healthy(own.address)).toBe(false);
+      expect(existsSync(own.workDir)).toBe(false);
+      await own.stop();
+      // The other emulator is untouched.
+      expect(await healthy(emulator.address)).toBe(true);
+      // A new emulator on the stopped one's port (the `port` option).
+      again = await startDatastoreEmulator({ mode: 'legacy', port: own.port });
+      expect(again.port).toBe(own.port);
+      expect(again.workDir).not.toBe(own.workDir);
+      expect(await healthy(again.address)).toBe(true);
+    } finally {
+      await own.stop();
+      await again?.stop();
+    }
+  });
+
+  it('refuses a port that is taken or invalid, before starting anything', async () => {
+    await expect(startDatastoreEmulator({ mode: 'legacy', port: emulator.port })).rejects.toThrow(
+      /taken/,
+    );
+    await expect(startDatastoreEmulator({ port: 0 })).rejects.toThrow(RangeError);
+    await expect(startDatastoreEmulator({ port: 1.5 })).rejects.toThrow(RangeError);
     expect(await healthy(emulator.address)).toBe(true);
   });
 
@@ -123,20 +152,27 @@ describe('startDatastoreEmulator (legacy mode)', () => {
       const launcher = await compileLauncher(dir);
       const script = `const { startDatastoreEmulator } = await import(${JSON.stringify(launcher)});
         const emulator = await startDatastoreEmulator({ mode: 'legacy' });
-        process.stdout.write(emulator.port + '\\n');
+        process.stdout.write(emulator.port + ' ' + emulator.workDir + '\\n');
         setInterval(() => {}, 60_000);`;
       const launched = spawn(process.execPath, ['--input-type=module', '-e', script], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       child = launched;
-      const port = await new Promise<number>((resolve, reject) => {
-        launched.stdout.once('data', (chunk: Buffer) => resolve(Number(chunk.toString().trim())));
+      const [port, workDir] = await new Promise<[number, string]>((resolve, reject) => {
+        launched.stdout.once('data', (chunk: Buffer) => {
+          const [portText = '', dirText = ''] = chunk.toString().trim().split(' ');
+          resolve([Number(portText), dirText]);
+        });
         launched.once('exit', (code) => reject(new Error(`launcher child exited early (${code})`)));
       });
       expect(processesOnPort(port).length).toBeGreaterThan(0);
+      expect(existsSync(workDir)).toBe(true);
       launched.kill('SIGKILL');
       for (let i = 0; i < 150 && processesOnPort(port).length > 0; i++) await sleep(100);
       expect(processesOnPort(port)).toEqual([]);
+      // The watchdog also removed the emulator's working directory.
+      for (let i = 0; i < 50 && existsSync(workDir); i++) await sleep(100);
+      expect(existsSync(workDir)).toBe(false);
     } finally {
       child?.kill('SIGKILL'); // our own child; already dead when the test passed
       await rm(dir, { recursive: true, force: true });

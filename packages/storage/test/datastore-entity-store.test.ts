@@ -666,6 +666,148 @@ describe('DatastoreEntityStore on the Datastore emulator', () => {
       }
     });
 
+    it('callTimeoutMs defaults to 20 s and must be a positive integer of milliseconds', async () => {
+      const datastore = client();
+      try {
+        expect(new DatastoreEntityBackend({ datastore }).callTimeoutMs).toBe(20_000);
+        expect(new DatastoreEntityBackend({ datastore, callTimeoutMs: 1 }).callTimeoutMs).toBe(1);
+        for (const bad of [
+          0,
+          -1,
+          1.5,
+          Number.NaN,
+          Number.POSITIVE_INFINITY,
+          2 ** 31,
+          '100',
+          null,
+        ]) {
+          expect(
+            () => new DatastoreEntityStore({ datastore, callTimeoutMs: bad as number }),
+            String(bad),
+          ).toThrow(InvalidArgumentError);
+        }
+      } finally {
+        await closeClient(datastore);
+      }
+    });
+
+    it('passes callTimeoutMs to every library call as its own deadline (gax timeout)', async () => {
+      const datastore = client();
+      const seen: Array<[string, unknown]> = [];
+      const record =
+        (name: string, optionsAt: number) =>
+        (original: AnyFunction, ...args: unknown[]) => {
+          const options = args[optionsAt] as
+            | { gaxOptions?: unknown; timeout?: unknown }
+            | undefined;
+          seen.push([name, options?.gaxOptions ?? options]);
+          return original(...args);
+        };
+      patch(datastore, 'get', record('get', 1));
+      patch(datastore, 'runQuery', record('runQuery', 1));
+      patch(datastore, 'save', record('save', 1));
+      patch(datastore, 'delete', record('delete', 1));
+      patch(datastore, 'transaction', (original, ...args) => {
+        const tx = original(...args) as object;
+        patch(tx, 'run', record('tx.run', 0));
+        patch(tx, 'get', record('tx.get', 1));
+        patch(tx, 'commit', record('tx.commit', 0));
+        patch(tx, 'rollback', record('tx.rollback', 0));
+        return tx;
+      });
+      const timed = new DatastoreEntityStore({ datastore, namespace, callTimeoutMs: 4321 });
+      try {
+        const kind = freshKind();
+        await timed.save(kind.key('a'), { n: 1 });
+        await timed.load(kind.key('a'));
+        await timed.query(kind);
+        await timed.delete(kind.key('a'));
+        await timed.transact(async () => {
+          await timed.load(kind.key('a'));
+          await timed.save(kind.key('a'), { n: 2 });
+        });
+        await timed.transact(() => timed.save(kind.key('b'), { n: 1 })); // begins explicitly
+        await timed
+          .transact(async () => {
+            await timed.load(kind.key('a'));
+            throw new Error('roll back');
+          })
+          .catch(() => undefined);
+        expect(new Set(seen.map(([name]) => name))).toEqual(
+          new Set([
+            'save',
+            'get',
+            'runQuery',
+            'delete',
+            'tx.get',
+            'tx.run',
+            'tx.commit',
+            'tx.rollback',
+          ]),
+        );
+        for (const [name, options] of seen) expect(options, name).toEqual({ timeout: 4321 });
+      } finally {
+        await timed.close();
+      }
+    });
+
+    it('a call that never settles fails at callTimeoutMs: StoreUnavailableError, or AmbiguousCommitError for a commit', async () => {
+      const datastore = client();
+      const never = () => new Promise<never>(() => undefined);
+      patch(datastore, 'get', never);
+      patch(datastore, 'runQuery', never);
+      patch(datastore, 'save', never);
+      let transactions = 0;
+      patch(datastore, 'transaction', (original, ...args) => {
+        const tx = original(...args) as object;
+        // The first transaction hangs at its commit, the second at its begin.
+        if (++transactions === 1) patch(tx, 'commit', never);
+        else patch(tx, 'run', never);
+        return tx;
+      });
+      const hung = new DatastoreEntityStore({ datastore, namespace, callTimeoutMs: 50 });
+      try {
+        const kind = freshKind();
+        const [loaded, queried, saved, committed, begun] = await Promise.all([
+          hung.load(kind.key('a')).catch((e: unknown) => e),
+          hung.query(kind).catch((e: unknown) => e),
+          hung.save(kind.key('a'), { n: 1 }).catch((e: unknown) => e),
+          hung.transact(() => hung.save(kind.key('a'), { n: 1 })).catch((e: unknown) => e),
+          hung.transact(() => hung.save(kind.key('b'), { n: 1 })).catch((e: unknown) => e),
+        ]);
+        for (const error of [loaded, queried, begun]) {
+          expect(error).toBeInstanceOf(StoreUnavailableError);
+        }
+        for (const error of [saved, committed]) expect(error).toBeInstanceOf(AmbiguousCommitError);
+        for (const error of [loaded, queried, saved, committed, begun]) {
+          expect((error as Error).cause).toMatchObject({ code: 4, callTimeoutMs: 50 });
+          expect((error as Error).message).toContain('callTimeoutMs (50 ms)');
+        }
+        expect((committed as AmbiguousCommitError).context).toMatchObject({ operation: 'commit' });
+      } finally {
+        await hung.close();
+      }
+    });
+
+    it('clears its timers when calls settle in time', async () => {
+      const timed = new DatastoreEntityStore({
+        datastore: client(),
+        namespace,
+        callTimeoutMs: 600_000,
+      });
+      const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+      try {
+        const k = freshKind().key('t');
+        await timed.load(k); // connects first: the gRPC channel has timers of its own
+        const before = timers();
+        for (let i = 0; i < 30; i++) await timed.load(k);
+        // 30 uncleared 10-minute timers would still be here.
+        expect(timers() - before).toBeLessThan(30);
+      } finally {
+        await timed.close();
+      }
+    });
+
     it('close() closes the client, twice without harm; later calls fail', async () => {
       const closing = realEntityStore({ namespace });
       const k = freshKind().key('c');

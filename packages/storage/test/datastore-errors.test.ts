@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   type DatastoreOperation,
+  datastoreCallTimeoutError,
   grpcCode,
   mapDatastoreError,
 } from '../src/entity/datastore-errors.js';
@@ -120,6 +121,23 @@ describe('mapDatastoreError', () => {
     expect(mapDatastoreError({ code: 'ECONNRESET' }, site('commit'))).not.toBeInstanceOf(
       AmbiguousCommitError,
     );
+  });
+});
+
+describe('datastoreCallTimeoutError', () => {
+  it('is a DEADLINE_EXCEEDED: ambiguous for a commit, unavailable before one, kept as the cause', () => {
+    for (const operation of OPERATIONS) {
+      const cause = datastoreCallTimeoutError(1500);
+      expect(grpcCode(cause)).toBe(4);
+      const mapped = mapDatastoreError(cause, site(operation));
+      expect(mapped, operation).toBeInstanceOf(
+        operation === 'commit' ? AmbiguousCommitError : StoreUnavailableError,
+      );
+      expect(mapped.cause).toBe(cause);
+      expect(mapped.message).toContain(
+        'DEADLINE_EXCEEDED (4): no answer within callTimeoutMs (1500 ms)',
+      );
+    }
   });
 });
 

@@ -1,4 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Datastore } from '@google-cloud/datastore';
 import { freePort } from './free-port.js';
@@ -28,12 +33,15 @@ const START_ATTEMPTS = 3;
  * group: the watchdog waits for end-of-file on the pipe from this Node process and then
  * kills the whole group. Node closes that pipe in `stop()` and the kernel closes it when
  * Node dies in any way (even SIGKILL, when no exit hook runs), so no emulator outlives
- * the test run. Background commands read /dev/null unless redirected, hence fd 3.
+ * the test run. Background commands read /dev/null unless redirected, hence fd 3. The
+ * watchdog ignores the TERM it sends, so that it then removes the emulator's working
+ * directory (`SHARDCOUNT_EMULATOR_WORK_DIR`), which a killed Node process cannot.
  */
 const WATCHDOG_SCRIPT = [
   'exec 3<&0',
   '"$0" "$@" </dev/null & emulator=$!',
-  '(read -r _ <&3; kill -TERM -- -$$ 2>/dev/null) &',
+  '(trap "" TERM; read -r _ <&3; kill -TERM -- -$$ 2>/dev/null;',
+  ' [ -n "$SHARDCOUNT_EMULATOR_WORK_DIR" ] && rm -rf -- "$SHARDCOUNT_EMULATOR_WORK_DIR") &',
   'wait "$emulator"',
 ].join('\n');
 
@@ -48,6 +56,11 @@ export interface DatastoreEmulator {
   readonly host: string;
   /** TCP port the emulator listens on. */
   readonly port: number;
+  /**
+   * The emulator's working directory: a fresh temporary directory (it writes
+   * `WEB-INF/appengine-generated/` there), removed by {@link DatastoreEmulator.stop}.
+   */
+  readonly workDir: string;
   /** `host:port`, the form `DATASTORE_EMULATOR_HOST` and {@link createEmulatorClient} take. */
   readonly address: string;
   /** Project id to use with this emulator. */
@@ -56,7 +69,19 @@ export interface DatastoreEmulator {
   createClient(options?: { namespace?: string }): Datastore;
   /** Deletes every entity in every namespace (`POST /reset`). */
   reset(): Promise<void>;
-  /** Stops the emulator and waits until its processes have exited. Safe to call twice. */
+  /**
+   * Freezes the emulator's processes (SIGSTOP): connections stay open and requests go
+   * unanswered, as with a hung server or a network partition. Resolves once every thread
+   * of them has stopped, so nothing sent afterwards is answered. {@link DatastoreEmulator.resume}
+   * thaws them; `stop()` thaws them first.
+   */
+  pause(): Promise<void>;
+  /** Thaws a paused emulator (SIGCONT); it then answers what was sent meanwhile. */
+  resume(): void;
+  /**
+   * Stops the emulator, waits until its processes have exited and removes its working
+   * directory. Safe to call twice.
+   */
   stop(): Promise<void>;
 }
 
@@ -67,18 +92,27 @@ export interface StartDatastoreEmulatorOptions {
    * `legacy` emulates classic Cloud Datastore (entity-group limits, faster here).
    */
   readonly mode?: 'firestore-in-datastore' | 'legacy';
+  /**
+   * TCP port to listen on; a free one by default. Give the port of an emulator stopped
+   * earlier to bring "the same" Datastore back at the same address (empty: the emulator
+   * keeps data in memory). Starting fails when the port is taken.
+   */
+  readonly port?: number;
 }
 
 /** Process groups started here and not stopped yet, killed on process exit. */
 const leftovers = new Set<number>();
+/** Working directories of emulators not stopped yet, removed on process exit. */
+const leftoverDirs = new Set<string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: a signal is all we can send.
+  // 'exit' handlers must be synchronous: a signal and a synchronous removal are all we can do.
   process.on('exit', () => {
     for (const pgid of leftovers) killGroup(pgid, 'SIGKILL');
+    for (const dir of leftoverDirs) rmSync(dir, { recursive: true, force: true });
   });
 }
 
@@ -98,9 +132,10 @@ function groupAlive(pgid: number): boolean {
 
 /**
  * Starts the Cloud Datastore emulator from the installed Google Cloud SDK on a free port
- * of 127.0.0.1, in memory (`--store_on_disk=false`) with strong consistency, and resolves
- * once `GET /` answers `Ok`. Rejects (after cleaning up) when it is not healthy within
- * 60 s or exits while starting; the error carries the tail of the emulator's output.
+ * of 127.0.0.1 (or on `options.port`), in memory (`--store_on_disk=false`) with strong
+ * consistency, in a fresh temporary working directory, and resolves once `GET /` answers
+ * `Ok`. Rejects (after cleaning up) when it is not healthy within 60 s or exits while
+ * starting; the error carries the tail of the emulator's output.
  *
  * @example
  * ```ts
@@ -117,14 +152,20 @@ export async function startDatastoreEmulator(
   options: StartDatastoreEmulatorOptions = {},
 ): Promise<DatastoreEmulator> {
   const mode = options.mode ?? 'firestore-in-datastore';
+  const { port } = options;
+  if (port !== undefined && (!Number.isInteger(port) || port < 1 || port > 65_535)) {
+    throw new RangeError(`A TCP port must be an integer from 1 to 65535, got ${String(port)}.`);
+  }
   let lastError: unknown;
   for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
     try {
-      return await startOnce(mode);
+      if (port !== undefined) await assertPortFree(port);
+      return await startOnce(mode, port ?? (await freePort()));
     } catch (error) {
       lastError = error;
-      // Only an early exit (typically a port taken between freePort() and bind) is worth retrying.
-      if (!(error instanceof EarlyExitError)) throw error;
+      // Only an early exit (typically a port taken between freePort() and bind) is worth
+      // retrying, and only on another free port.
+      if (!(error instanceof EarlyExitError) || port !== undefined) throw error;
     }
   }
   throw lastError;
@@ -132,11 +173,26 @@ export async function startDatastoreEmulator(
 
 class EarlyExitError extends Error {}
 
+/**
+ * Fails when something already listens on `port` of 127.0.0.1: the health check would
+ * otherwise take that server's `Ok` (an emulator not stopped yet) for ours.
+ */
+function assertPortFree(port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.unref();
+    probe.once('error', (error) => {
+      reject(new Error(`Port ${port} of 127.0.0.1 is taken: ${error.message}`, { cause: error }));
+    });
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+  });
+}
+
 async function startOnce(
   mode: NonNullable<StartDatastoreEmulatorOptions['mode']>,
+  port: number,
 ): Promise<DatastoreEmulator> {
   const host = '127.0.0.1';
-  const port = await freePort();
   const address = `${host}:${port}`;
   const args = [
     'start',
@@ -146,9 +202,20 @@ async function startOnce(
     '--consistency=1.0',
     ...(mode === 'firestore-in-datastore' ? ['--firestore_in_datastore_mode'] : []),
   ];
+  // The emulator writes WEB-INF/appengine-generated/ into its working directory, even in
+  // memory: give it one of its own instead of whatever directory the tests run in.
+  const workDir = await mkdtemp(join(tmpdir(), 'shardcount-datastore-emulator-'));
+  installExitHook();
+  leftoverDirs.add(workDir);
+  const removeWorkDir = async (): Promise<void> => {
+    await rm(workDir, { recursive: true, force: true });
+    leftoverDirs.delete(workDir);
+  };
   // detached: the watchdog, the script and the java it forks share a new process group
   // that we can signal as one.
   const child = spawn('bash', ['-c', WATCHDOG_SCRIPT, EMULATOR_SCRIPT, ...args], {
+    cwd: workDir,
+    env: { ...process.env, SHARDCOUNT_EMULATOR_WORK_DIR: workDir },
     detached: true,
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -156,10 +223,10 @@ async function startOnce(
   const pgid = child.pid;
   if (pgid === undefined) {
     const error = await new Promise<Error>((resolve) => child.once('error', resolve));
+    await removeWorkDir();
     const message = `Could not start the Datastore emulator (${EMULATOR_SCRIPT}): ${error.message}`;
     throw new Error(message, { cause: error });
   }
-  installExitHook();
   leftovers.add(pgid);
 
   let output = '';
@@ -174,7 +241,7 @@ async function startOnce(
     else child.once('exit', () => resolve());
   });
 
-  const stop = stopper(child, pgid, address, exited);
+  const stop = stopper(child, pgid, address, exited, removeWorkDir);
   try {
     await waitHealthy(address, child, exited, () => output);
   } catch (error) {
@@ -186,6 +253,7 @@ async function startOnce(
     host,
     port,
     address,
+    workDir,
     projectId: PROJECT_ID,
     createClient: (clientOptions = {}) => createEmulatorClient(address, PROJECT_ID, clientOptions),
     reset: async () => {
@@ -197,8 +265,57 @@ async function startOnce(
         throw new Error(`Datastore emulator reset failed: HTTP ${response.status}`);
       }
     },
+    pause: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`The Datastore emulator on ${address} is not running.`);
+      }
+      killGroup(pgid, 'SIGSTOP');
+      const deadline = Date.now() + 5_000;
+      while (!groupStopped(pgid)) {
+        if (Date.now() > deadline)
+          throw new Error(`The Datastore emulator on ${address} did not stop.`);
+        await sleep(25);
+      }
+    },
+    resume: () => {
+      killGroup(pgid, 'SIGCONT');
+    },
     stop,
   };
+}
+
+/**
+ * Whether every thread of every process in group `pgid` is in the stopped state (Linux
+ * /proc; processes or threads that end while we look count as stopped).
+ */
+function groupStopped(pgid: number): boolean {
+  for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    const stat = readStat(`/proc/${pid}/stat`);
+    if (stat === undefined || stat.pgrp !== pgid) continue;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      const state = readStat(`/proc/${pid}/task/${task}/stat`)?.state;
+      if (state !== undefined && state !== 'T' && state !== 't') return false;
+    }
+  }
+  return true;
+}
+
+/** State and process group from a /proc `stat` line: "pid (comm) STATE ppid pgrp ...". */
+function readStat(path: string): { state: string; pgrp: number } | undefined {
+  try {
+    const line = readFileSync(path, 'utf8');
+    // comm may contain spaces and parentheses: the fields start after the last ')'.
+    const [state = '', , pgrp] = line.slice(line.lastIndexOf(')') + 2).split(' ');
+    return { state, pgrp: Number(pgrp) };
+  } catch {
+    return undefined;
+  }
 }
 
 async function waitHealthy(
@@ -237,6 +354,7 @@ function stopper(
   pgid: number,
   address: string,
   exited: Promise<void>,
+  cleanUp: () => Promise<void>,
 ): () => Promise<void> {
   let stopping: Promise<void> | undefined;
   const waitExit = async (ms: number): Promise<boolean> => {
@@ -244,6 +362,8 @@ function stopper(
     return Promise.race([exited.then(() => true), timer]);
   };
   const run = async (): Promise<void> => {
+    // A paused (SIGSTOPped) emulator would neither answer /shutdown nor act on SIGTERM.
+    killGroup(pgid, 'SIGCONT');
     if (child.exitCode === null && child.signalCode === null) {
       try {
         await fetch(`http://${address}/shutdown`, {
@@ -268,6 +388,7 @@ function stopper(
     child.stdout?.destroy();
     child.stderr?.destroy();
     leftovers.delete(pgid);
+    await cleanUp();
   };
   return () => {
     stopping ??= run();

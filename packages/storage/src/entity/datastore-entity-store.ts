@@ -52,6 +52,8 @@ interface OpenTransaction {
   begun: boolean;
   /** The lookup that is beginning the transaction; other lookups wait for it. */
   beginning: Promise<void> | undefined;
+  /** Committed or rolled back: a lookup still waiting for `beginning` must not begin it. */
+  ended: boolean;
 }
 
 /** Options of {@link DatastoreEntityBackend}. */
@@ -79,7 +81,9 @@ export interface DatastoreEntityBackendOptions {
    * begin, lookup, query or rollback with `StoreUnavailableError` (nothing written), a
    * commit with `AmbiguousCommitError` (it may still be applied). A store-level operation
    * that makes several calls (a large `loadMany`, `saveMany`, a transaction) may take up
-   * to this long per call.
+   * to this long per call. The time counts from the store's call, so a client's first call
+   * also spends it loading and connecting the gRPC client (over a second on a busy
+   * machine): keep it well above that.
    */
   readonly callTimeoutMs?: number;
 }
@@ -131,7 +135,10 @@ export class DatastoreEntityBackend implements EntityBackend {
         `A Datastore namespace must be a string, got ${describeValue(options.namespace)}.`,
       );
     }
-    const callTimeoutMs = options.callTimeoutMs ?? DEFAULT_DATASTORE_CALL_TIMEOUT_MS;
+    const callTimeoutMs =
+      options.callTimeoutMs === undefined
+        ? DEFAULT_DATASTORE_CALL_TIMEOUT_MS
+        : options.callTimeoutMs;
     if (
       !Number.isSafeInteger(callTimeoutMs) ||
       callTimeoutMs <= 0 ||
@@ -178,6 +185,7 @@ export class DatastoreEntityBackend implements EntityBackend {
       native: this.#datastore.transaction(),
       begun: false,
       beginning: undefined,
+      ended: false,
     });
     return handle;
   }
@@ -216,6 +224,7 @@ export class DatastoreEntityBackend implements EntityBackend {
     const open = this.#open(transaction);
     if (open && transaction) {
       this.#transactions.delete(transaction);
+      open.ended = true;
       await open.beginning;
       if (!open.begun) {
         if (mutations.length === 0) return; // read nothing, wrote nothing: no I/O at all
@@ -255,6 +264,7 @@ export class DatastoreEntityBackend implements EntityBackend {
     const open = this.#transactions.get(transaction);
     if (!open) return; // already committed or rolled back
     this.#transactions.delete(transaction);
+    open.ended = true;
     // A lookup still beginning the transaction may yet begin it; let it settle first.
     await open.beginning;
     if (!open.begun) return; // never began on the server: nothing to release
@@ -343,6 +353,9 @@ export class DatastoreEntityBackend implements EntityBackend {
   async #transactionalGet(open: OpenTransaction, keys: DatastoreKey[]) {
     while (!open.begun && open.beginning) await open.beginning;
     if (open.begun) return open.native.get(keys, this.#readOptions);
+    // Only a lookup whose caller gave up (timed out) while waiting gets here: beginning
+    // the transaction now would leave it open on the server with no one to roll it back.
+    if (open.ended) throw new Error('The transaction ended while this lookup waited to begin it.');
     // Bounded by itself too (the caller bounds the whole lookup, waiting included): a
     // rollback or a lookup waiting for `beginning` then waits no longer than that.
     const read = this.#bounded(open.native.get(keys, this.#readOptions));
