@@ -39,11 +39,11 @@ export {
 } from './entity/backend-entity-store.js';
 export {
   DATASTORE_LIMITS,
-  DEFAULT_DATASTORE_CALL_TIMEOUT_MS,
   DatastoreEntityBackend,
   type DatastoreEntityBackendOptions,
   DatastoreEntityStore,
   type DatastoreEntityStoreOptions,
+  DEFAULT_DATASTORE_CALL_TIMEOUT_MS,
 } from './entity/datastore-entity-store.js';
 export type {
   BackendQuery,
