@@ -31,7 +31,11 @@ import type { Counter } from './counter-types.js';
  *     cas loses, gets again: still lineage L -> retry the cas (bounded, p-retry); anything else
  *     (another lineage, a lease, nothing) -> delete.
  *   - before held anything else (nothing, a lease, absent) or the cache failed: delete.
- * Other changes (create, update, reset, delete, shard changes) delete after their commit.
+ * The post-commit step is registered from inside the transaction with the store's
+ * afterCommit, so it also follows the commit of a caller's transaction that the write joined
+ * (isolated: false), and never runs after a rollback or an ambiguous commit.
+ * Other changes (create, update, reset, delete, shard changes) and replayed operations (an
+ * idempotency key already applied) delete after their commit.
  *
  * Why no stale total can land, by ordering (W = writer commit, R = reader):
  *   1. R leases after W's post-commit step: R sums after W committed, so R's sum includes W.

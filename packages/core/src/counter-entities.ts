@@ -19,6 +19,13 @@ export interface CounterData {
   /** `RESETTING` only: the first shard index not yet zeroed. */
   resetNext?: number | undefined;
   /**
+   * Raised by every transaction that moves counts between shards or zeroes them (each shrink
+   * step, each reset step); absent means 0. A read of more shards than one lookup holds is
+   * split into several lookups, each with the counter: the read is used only when all of them
+   * saw the same counter (epoch, shard count, status), so no such change fell between them.
+   */
+  layoutEpoch?: number | undefined;
+  /**
    * Set once a shard may hold more than {@link SHARD_FAST_PATH_LIMIT}. While false, every shard
    * is at most that, so the total cannot pass `Number.MAX_SAFE_INTEGER` and an increment needs
    * only its own shard to prove it; while true, increments read every shard to check.
@@ -74,10 +81,12 @@ export interface OperationRecord {
 }
 
 /**
- * Most shards a counter may have. A counter and all its shards then fit one 1000-key lookup
- * (one consistent read), and {@link SHARD_FAST_PATH_LIMIT} stays large.
+ * Most shards a counter may have. A counter with more than 999 shards is read in two lookups
+ * (Datastore allows 1000 keys per lookup), checked against each other; every batched operation
+ * (shrink, reset, delete) stays within 500 writes per transaction, and
+ * {@link SHARD_FAST_PATH_LIMIT} stays large (about 9 × 10^12).
  */
-export const MAX_SHARDS = 500;
+export const MAX_SHARDS = 1000;
 
 /**
  * Largest count a shard may reach on the increment fast path:

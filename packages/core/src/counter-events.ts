@@ -7,8 +7,7 @@ export type CounterOperationName =
   | 'updateCounter'
   | 'reset'
   | 'delete'
-  | 'autoShard'
-  | 'transact';
+  | 'autoShard';
 
 /** Payload of the `contention` event: a transaction lost an optimistic-concurrency race. */
 export interface ContentionEvent {

@@ -15,10 +15,15 @@
  * entered and left by the service itself.
  */
 export const CounterStatus = Object.freeze({
+  /** Reads and writes. */
   AVAILABLE: 'AVAILABLE',
+  /** Reads only: increments, decrements and resets fail with `CounterNotMutableError`. */
   READ_ONLY_COUNT: 'READ_ONLY_COUNT',
+  /** Being deleted: the count reads 0 and every change fails. */
   DELETING: 'DELETING',
+  /** A batched reset is in progress: the count reads 0 and every change fails. */
   RESETTING: 'RESETTING',
+  /** A shard reduction is in progress: reads stay exact, increments go to the kept shards. */
   CHANGING_SHARDS: 'CHANGING_SHARDS',
 } as const);
 
@@ -26,6 +31,4 @@ export const CounterStatus = Object.freeze({
 export type CounterStatus = (typeof CounterStatus)[keyof typeof CounterStatus];
 
 /** The statuses a caller may set with `updateCounter`. */
-export type SettableCounterStatus =
-  | typeof CounterStatus.AVAILABLE
-  | typeof CounterStatus.READ_ONLY_COUNT;
+export type SettableCounterStatus = 'AVAILABLE' | 'READ_ONLY_COUNT';

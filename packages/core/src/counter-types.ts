@@ -45,9 +45,9 @@ export interface CounterOperation {
 export interface IncrementOptions {
   /**
    * `true` (default): run in a transaction of its own, even inside a caller's transaction.
-   * `false`: join the caller's ambient transaction (`store.transact`), so the increment commits
-   * or rolls back with the caller's other writes; see the README for what this means for the
-   * cached total, and prefer `service.transact` as the caller's transaction.
+   * `false`: join the caller's ambient transaction (`store.transact` on the service's store),
+   * so the increment commits or rolls back with the caller's other writes; the cached total is
+   * adjusted after that commit. Outside a transaction, `false` runs one of its own.
    */
   readonly isolated?: boolean;
   /**
@@ -67,8 +67,9 @@ export interface DecrementOptions {
    */
   readonly mode?: 'upTo' | 'exact';
   /**
-   * `false` joins the caller's ambient transaction; the whole decrement is then one
-   * transaction over the shards it needs, in either mode. Default `true`.
+   * `false` joins the caller's ambient transaction (as for increments; the cached total is
+   * adjusted after that commit); the whole decrement is then one transaction over the shards
+   * it needs, in either mode. Default `true`.
    */
   readonly isolated?: boolean;
   /**

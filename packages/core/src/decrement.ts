@@ -11,7 +11,13 @@ import {
 } from './counter-entities.js';
 import type { CounterOperation } from './counter-types.js';
 import { InsufficientCountError } from './errors/insufficient-count-error.js';
-import { assertSameOperation, fromRecord, saveRecord } from './increment.js';
+import {
+  assertSameOperation,
+  fromRecord,
+  invalidateAfterReplay,
+  saveRecord,
+  settleAfterCommit,
+} from './increment.js';
 import { readCounterAndShards } from './read-counter.js';
 import {
   assertMutable,
@@ -116,6 +122,9 @@ export async function decrementCascade(
       if (counter === undefined || !isMutable(counter)) break;
     }
   }
+  // The cascade spans several transactions: its cache step follows the last one, with the
+  // snapshot taken before the first (the protocol holds for any number of commits after it).
+  await ctx.totals.settle(name, 'decrement', await before, -progress.applied);
   return { operation: decrementOperation(name, first.index, progress.applied, now), counter };
 }
 
@@ -173,6 +182,7 @@ export async function decrementInTransaction(
   const record = recordAt < 0 ? undefined : (loaded[recordAt] as OperationRecord | undefined);
   if (record !== undefined) {
     assertSameOperation(record, 'DECREMENT', amount, mode);
+    await invalidateAfterReplay(ctx, name);
     return { operation: fromRecord(record), counter };
   }
 
@@ -228,7 +238,7 @@ export async function decrementInTransaction(
   if (idempotencyKey !== undefined) {
     await saveRecord(ctx, idempotencyKey, operation, amount, mode);
   }
-  await before;
+  await settleAfterCommit(ctx, name, 'decrement', before, -applied);
   return { operation, counter };
 }
 

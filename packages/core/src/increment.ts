@@ -12,6 +12,7 @@ import {
   shardKeys,
   writableShards,
 } from './counter-entities.js';
+import type { CounterOperationName } from './counter-events.js';
 import type { CounterOperation } from './counter-types.js';
 import {
   assertMutable,
@@ -33,8 +34,8 @@ export interface IncrementOutcome {
  * and (with an idempotency key) the operation record, then the writes. The shard index is
  * chosen before the lookup from this process's hint of the shard count; the counter loaded in
  * the same lookup re-validates it, so a stale hint costs at most one more lookup, never a
- * wrong result. `before` (the cache snapshot) is awaited before the work returns, that is,
- * before the commit, as the cached-total protocol needs.
+ * wrong result. The cache step is registered to run after the commit; see
+ * {@link settleAfterCommit}.
  */
 export async function incrementInTransaction(
   ctx: ServiceContext,
@@ -55,6 +56,7 @@ export async function incrementInTransaction(
 
   if (record !== undefined) {
     assertSameOperation(record, 'INCREMENT', amount, undefined);
+    await invalidateAfterReplay(ctx, name);
     return { operation: fromRecord(record), counter: foundCounter };
   }
 
@@ -114,8 +116,35 @@ export async function incrementInTransaction(
   if (idempotencyKey !== undefined) {
     await saveRecord(ctx, idempotencyKey, operation, amount, undefined);
   }
-  await before;
+  await settleAfterCommit(ctx, name, 'increment', before, amount);
   return { operation, counter };
+}
+
+/**
+ * Schedules the cached-total step of a change of `delta` for when its transaction commits:
+ * the service's own transaction, or the caller's when the change joined it. Awaits the
+ * "before" snapshot here, inside the transaction, so it is taken before the commit as the
+ * cached-total protocol needs. Nothing runs if the transaction rolls back or loses a race
+ * (its retry registers again), nor after an ambiguous commit, which the caller handles.
+ */
+export async function settleAfterCommit(
+  ctx: ServiceContext,
+  name: string,
+  operation: CounterOperationName,
+  before: Promise<WriteSnapshot>,
+  delta: number,
+): Promise<void> {
+  const snapshot = await before;
+  await ctx.store.afterCommit(() => ctx.totals.settle(name, operation, snapshot, delta));
+}
+
+/**
+ * A replayed operation (its idempotency key was already applied) deletes the cached total
+ * after its commit: the first call may never have adjusted it (an ambiguous commit, a crash
+ * before its cache step), and the replay is proof that the first commit has landed.
+ */
+export async function invalidateAfterReplay(ctx: ServiceContext, name: string): Promise<void> {
+  await ctx.store.afterCommit(() => ctx.totals.invalidate(name));
 }
 
 /** Stores the operation record of an idempotent operation (in the current transaction). */

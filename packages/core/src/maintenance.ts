@@ -26,9 +26,19 @@ import { newCounterData, quoteName, type ServiceContext } from './service-contex
  *   exists, the total never changes, and a crash between batches leaves a consistent counter
  *   whose increments (on kept shards) and decrements keep working.
  * - Reset zeroes every shard in one transaction when that fits the write limit; otherwise the
- *   counter goes RESETTING (count reads 0, changes refused) and shards are zeroed in batches.
+ *   counter goes RESETTING (count reads 0, changes refused) in the transaction that zeroes the
+ *   first batch, and the other batches follow. Likewise a shrink's first step commits with
+ *   the CHANGING_SHARDS status: an operation whose steps cannot commit at all (a limit) fails
+ *   without leaving the counter in a transitional status it could never leave.
  * - Delete marks DELETING (count reads 0, changes refused), deletes the shards and the
  *   operation records in batches outside transactions, then the counter.
+ * - Every transaction that moves or zeroes counts also raises the counter's layoutEpoch, so a
+ *   read split over several lookups can tell that one of them fell between its lookups.
+ *
+ * Reset, shrink steps (and exact decrements, in decrement.ts) read many shards in ONE
+ * transaction. Every entity is its own entity group, and legacy Cloud Datastore lets a
+ * transaction touch at most 25 of them: there these operations fail with LimitExceededError
+ * once a counter has more than 23 shards. Firestore in Datastore mode has no such limit.
  */
 
 function notFound(name: string, operation: string): CounterNotFoundError {
@@ -38,6 +48,11 @@ function notFound(name: string, operation: string): CounterNotFoundError {
       context: { counterName: name, operation },
     },
   );
+}
+
+/** The counter's next layout epoch; see {@link CounterData.layoutEpoch}. */
+function nextEpoch(counter: CounterData): number {
+  return (counter.layoutEpoch ?? 0) + 1;
 }
 
 /** Creates a counter; `CounterExistsError` when the name is taken. */
@@ -97,16 +112,20 @@ export async function updateCounter(
         next.baseStatus = changes.status;
         next.status = changes.status;
       }
-      let shrinking = false;
       if (changes.numShards !== undefined && changes.numShards > counter.numShards) {
         next.numShards = changes.numShards;
       } else if (changes.numShards !== undefined && changes.numShards < counter.numShards) {
-        next.status = CounterStatus.CHANGING_SHARDS;
-        next.targetNumShards = changes.numShards;
-        shrinking = true;
+        // The first step commits with the status change: a shrink whose steps cannot commit
+        // at all (e.g. too many entity groups on legacy Datastore) leaves the counter as it was.
+        const stepped = await shrinkStep(ctx, name, {
+          ...next,
+          status: CounterStatus.CHANGING_SHARDS,
+          targetNumShards: changes.numShards,
+        });
+        return { next: stepped, shrinking: stepped.status === CounterStatus.CHANGING_SHARDS };
       }
       await ctx.store.save(key, next);
-      return { next, shrinking };
+      return { next, shrinking: false };
     });
     if (outcome === 'reset pending') {
       await finishReset(ctx, name);
@@ -130,6 +149,68 @@ function shrinkBatch(ctx: ServiceContext): number {
 }
 
 /**
+ * One shrink step inside the caller's transaction, on a counter in status `CHANGING_SHARDS`:
+ * moves the top batch of shards into the kept ones (`i mod target`), deletes them, lowers
+ * `numShards` and, after the last batch, returns to the base status. Saves and returns the
+ * counter.
+ */
+async function shrinkStep(
+  ctx: ServiceContext,
+  name: string,
+  counter: CounterData & { readonly targetNumShards: number },
+): Promise<CounterData> {
+  const now = new Date();
+  const target = counter.targetNumShards;
+  const from = Math.max(target, counter.numShards - shrinkBatch(ctx));
+  const removed: number[] = [];
+  for (let i = from; i < counter.numShards; i++) removed.push(i);
+  const kept = [...new Set(removed.map((i) => i % target))];
+  const loaded = await ctx.store.loadMany([
+    ...removed.map((i) => shardKey(ctx.kinds, name, i)),
+    ...kept.map((i) => shardKey(ctx.kinds, name, i)),
+  ]);
+  const keptShards = new Map<number, CounterShardData>();
+  kept.forEach((index, i) => {
+    const shard = loaded[removed.length + i] as CounterShardData | undefined;
+    keptShards.set(
+      index,
+      shard ?? { counterName: name, index, count: 0, createdAt: now, updatedAt: now },
+    );
+  });
+  const changed = new Set<number>();
+  removed.forEach((index, i) => {
+    const count = (loaded[i] as CounterShardData | undefined)?.count ?? 0;
+    if (count === 0) return;
+    const receiver = keptShards.get(index % target) as CounterShardData;
+    keptShards.set(index % target, {
+      ...receiver,
+      count: receiver.count + count,
+      updatedAt: now,
+    });
+    changed.add(index % target);
+  });
+  const saves: SaveEntry[] = [...changed].map((index) => ({
+    key: shardKey(ctx.kinds, name, index),
+    entity: keptShards.get(index) as CounterShardData,
+  }));
+  await ctx.store.deleteMany(removed.map((i) => shardKey(ctx.kinds, name, i)));
+  await ctx.store.saveMany(saves);
+  const finished = from === target;
+  const next: CounterData = {
+    ...counter,
+    numShards: from,
+    status: finished ? counter.baseStatus : CounterStatus.CHANGING_SHARDS,
+    targetNumShards: finished ? undefined : target,
+    largeTotal:
+      counter.largeTotal || [...keptShards.values()].some((s) => s.count > SHARD_FAST_PATH_LIMIT),
+    layoutEpoch: nextEpoch(counter),
+    updatedAt: now,
+  };
+  await ctx.store.save(counterKey(ctx.kinds, name), next);
+  return next;
+}
+
+/**
  * Finishes a shard reduction (status CHANGING_SHARDS); returns whether there was one. Safe to
  * run concurrently with itself and with increments and decrements.
  */
@@ -137,73 +218,20 @@ export async function finishShardChange(ctx: ServiceContext, name: string): Prom
   const key = counterKey(ctx.kinds, name);
   let worked = false;
   for (;;) {
-    const step = await ctx.run(
-      name,
-      'updateCounter',
-      async (): Promise<CounterData | true | 'more'> => {
-        const counter = await ctx.store.load(key);
-        if (
-          counter === undefined ||
-          counter.status !== CounterStatus.CHANGING_SHARDS ||
-          counter.targetNumShards === undefined
-        ) {
-          return true;
-        }
-        const now = new Date();
-        const target = counter.targetNumShards;
-        const from = Math.max(target, counter.numShards - shrinkBatch(ctx));
-        const removed: number[] = [];
-        for (let i = from; i < counter.numShards; i++) removed.push(i);
-        const kept = [...new Set(removed.map((i) => i % target))];
-        const loaded = await ctx.store.loadMany([
-          ...removed.map((i) => shardKey(ctx.kinds, name, i)),
-          ...kept.map((i) => shardKey(ctx.kinds, name, i)),
-        ]);
-        const keptShards = new Map<number, CounterShardData>();
-        kept.forEach((index, i) => {
-          const shard = loaded[removed.length + i] as CounterShardData | undefined;
-          keptShards.set(
-            index,
-            shard ?? { counterName: name, index, count: 0, createdAt: now, updatedAt: now },
-          );
-        });
-        const changed = new Set<number>();
-        removed.forEach((index, i) => {
-          const count = (loaded[i] as CounterShardData | undefined)?.count ?? 0;
-          if (count === 0) return;
-          const receiver = keptShards.get(index % target) as CounterShardData;
-          keptShards.set(index % target, {
-            ...receiver,
-            count: receiver.count + count,
-            updatedAt: now,
-          });
-          changed.add(index % target);
-        });
-        const saves: SaveEntry[] = [...changed].map((index) => ({
-          key: shardKey(ctx.kinds, name, index),
-          entity: keptShards.get(index) as CounterShardData,
-        }));
-        await ctx.store.deleteMany(removed.map((i) => shardKey(ctx.kinds, name, i)));
-        await ctx.store.saveMany(saves);
-        const finished = from === target;
-        const large =
-          counter.largeTotal ||
-          [...keptShards.values()].some((s) => s.count > SHARD_FAST_PATH_LIMIT);
-        const next: CounterData = {
-          ...counter,
-          numShards: from,
-          status: finished ? counter.baseStatus : CounterStatus.CHANGING_SHARDS,
-          targetNumShards: finished ? undefined : target,
-          largeTotal: large,
-          updatedAt: now,
-        };
-        await ctx.store.save(key, next);
-        return finished ? next : 'more';
-      },
-    );
-    if (step === true) break;
+    const step = await ctx.run(name, 'updateCounter', async () => {
+      const counter = await ctx.store.load(key);
+      if (
+        counter === undefined ||
+        counter.status !== CounterStatus.CHANGING_SHARDS ||
+        counter.targetNumShards === undefined
+      ) {
+        return undefined;
+      }
+      return shrinkStep(ctx, name, { ...counter, targetNumShards: counter.targetNumShards });
+    });
+    if (step === undefined) break;
     worked = true;
-    if (step !== 'more') {
+    if (step.status !== CounterStatus.CHANGING_SHARDS) {
       ctx.remember(step);
       break;
     }
@@ -219,7 +247,7 @@ export async function resetCounter(ctx: ServiceContext, name: string): Promise<v
     const outcome = await ctx.run(name, 'reset', async () => {
       const counter = await ctx.store.load(key);
       if (counter === undefined) throw notFound(name, 'reset');
-      if (counter.status === CounterStatus.RESETTING) return 'batched' as const;
+      if (counter.status === CounterStatus.RESETTING) return 'more' as const;
       if (
         counter.status === CounterStatus.DELETING ||
         counter.baseStatus !== CounterStatus.AVAILABLE
@@ -232,67 +260,68 @@ export async function resetCounter(ctx: ServiceContext, name: string): Promise<v
         );
       }
       if (counter.status === CounterStatus.CHANGING_SHARDS) return 'shrink pending' as const;
-      const shards = await ctx.store.loadMany(shardKeys(ctx.kinds, name, 0, counter.numShards));
-      const nonZero = shards.filter((s): s is CounterShardData => s !== undefined && s.count !== 0);
-      const now = new Date();
-      if (nonZero.length + 1 <= ctx.settings.maxWritesPerTransaction) {
-        await ctx.store.saveMany(
-          nonZero.map((s) => ({
-            key: shardKey(ctx.kinds, name, s.index),
-            entity: { ...s, count: 0, updatedAt: now },
-          })),
-        );
-        if (counter.largeTotal) await ctx.store.save(key, { ...counter, largeTotal: false });
-        return 'done' as const;
-      }
-      await ctx.store.save(key, {
-        ...counter,
-        status: CounterStatus.RESETTING,
-        resetNext: 0,
-        updatedAt: now,
-      });
-      return 'batched' as const;
+      // The first batch commits with the status change: a reset that cannot commit a batch at
+      // all (e.g. too many entity groups on legacy Datastore) leaves the counter as it was.
+      return resetStep(ctx, name, counter);
     });
     if (outcome === 'shrink pending') {
       await finishShardChange(ctx, name);
       continue;
     }
     await ctx.totals.invalidate(name);
-    if (outcome === 'batched') await finishReset(ctx, name);
+    if (outcome !== 'finished') await finishReset(ctx, name);
     return;
   }
+}
+
+/**
+ * One reset step inside the caller's transaction: zeroes the next batch of shards (from
+ * `resetNext`, or 0 when the counter is not `RESETTING` yet) and saves the counter, `RESETTING`
+ * while shards remain, back to its base status after the last batch. A counter whose shards
+ * fit one batch is reset in this one transaction.
+ */
+async function resetStep(
+  ctx: ServiceContext,
+  name: string,
+  counter: CounterData,
+): Promise<'more' | 'finished'> {
+  // Writes: up to `batch` shards and the counter.
+  const batch = Math.max(1, ctx.settings.maxWritesPerTransaction - 1);
+  const from = counter.status === CounterStatus.RESETTING ? (counter.resetNext ?? 0) : 0;
+  const to = Math.min(from + batch, counter.numShards);
+  const now = new Date();
+  const shards = await ctx.store.loadMany(shardKeys(ctx.kinds, name, from, to));
+  await ctx.store.saveMany(
+    shards
+      .filter((s): s is CounterShardData => s !== undefined && s.count !== 0)
+      .map((s) => ({
+        key: shardKey(ctx.kinds, name, s.index),
+        entity: { ...s, count: 0, updatedAt: now },
+      })),
+  );
+  const finished = to >= counter.numShards;
+  const statusChanges = finished !== (counter.status !== CounterStatus.RESETTING);
+  await ctx.store.save(counterKey(ctx.kinds, name), {
+    ...counter,
+    status: finished ? counter.baseStatus : CounterStatus.RESETTING,
+    resetNext: finished ? undefined : to,
+    largeTotal: finished ? false : counter.largeTotal,
+    // Raised on every step, even one that keeps the status, for split reads.
+    layoutEpoch: nextEpoch(counter),
+    updatedAt: statusChanges ? now : counter.updatedAt,
+  });
+  return finished ? 'finished' : 'more';
 }
 
 /** Finishes a batched reset (status RESETTING); returns whether there was one. */
 export async function finishReset(ctx: ServiceContext, name: string): Promise<boolean> {
   const key = counterKey(ctx.kinds, name);
-  const batch = Math.max(1, ctx.settings.maxWritesPerTransaction - 1);
   let worked = false;
   for (;;) {
-    const step = await ctx.run(name, 'reset', async (): Promise<'idle' | 'more' | 'finished'> => {
+    const step = await ctx.run(name, 'reset', async () => {
       const counter = await ctx.store.load(key);
       if (counter === undefined || counter.status !== CounterStatus.RESETTING) return 'idle';
-      const from = counter.resetNext ?? 0;
-      const to = Math.min(from + batch, counter.numShards);
-      const now = new Date();
-      const shards = await ctx.store.loadMany(shardKeys(ctx.kinds, name, from, to));
-      await ctx.store.saveMany(
-        shards
-          .filter((s): s is CounterShardData => s !== undefined && s.count !== 0)
-          .map((s) => ({
-            key: shardKey(ctx.kinds, name, s.index),
-            entity: { ...s, count: 0, updatedAt: now },
-          })),
-      );
-      const finished = to >= counter.numShards;
-      await ctx.store.save(key, {
-        ...counter,
-        status: finished ? counter.baseStatus : CounterStatus.RESETTING,
-        resetNext: finished ? undefined : to,
-        largeTotal: finished ? false : counter.largeTotal,
-        updatedAt: now,
-      });
-      return finished ? 'finished' : 'more';
+      return resetStep(ctx, name, counter);
     });
     if (step === 'idle') break;
     worked = true;

@@ -1,3 +1,4 @@
+import { ContentionError } from '@shardcount/storage';
 import {
   type CounterData,
   type CounterShardData,
@@ -6,7 +7,7 @@ import {
 } from './counter-entities.js';
 import { CounterStatus } from './counter-status.js';
 import type { Counter } from './counter-types.js';
-import { type ServiceContext, toCounter } from './service-context.js';
+import { quoteName, type ServiceContext, toCounter } from './service-context.js';
 
 /** A counter and its shards as one read saw them. */
 export interface CounterSnapshotRead {
@@ -16,32 +17,92 @@ export interface CounterSnapshotRead {
   readonly shards: ReadonlyArray<CounterShardData | undefined>;
 }
 
+/** How often a split read is repeated because the layout changed under it, before giving up. */
+const SPLIT_READ_ATTEMPTS = 20;
+
 /**
  * Reads a counter and all its shards outside any transaction, in one batched lookup of the
- * counter plus the shards the hint expects (a counter and up to `MAX_SHARDS` shards fit one
- * Datastore lookup, which reads them at one point in time). When the counter turns out to
- * have more shards than the hint said, the whole read is repeated with the right number, so
- * the result always comes from a single lookup.
+ * counter plus the shards the hint expects. When the counter turns out to have more shards
+ * than the hint said, the read is repeated with the right number.
+ *
+ * A counter with more shards than one lookup holds (Datastore: 999 plus the counter) is read
+ * in several lookups, sent in parallel, each with the counter key. Each lookup is one read of
+ * the store, but together they are not, so the result is used only when every lookup saw the
+ * same counter layout (epoch, shard count, status): layout epochs only grow, so no shrink or
+ * reset step committed between the lookups, and the sum is as exact as a single lookup's
+ * (increments and decrements landing meanwhile are counted or not, as in any concurrent read).
+ * Otherwise the read is repeated.
+ *
+ * @throws ContentionError when the layout changed under every one of {@link SPLIT_READ_ATTEMPTS} reads
  */
 export async function readCounterAndShards(
   ctx: ServiceContext,
   name: string,
 ): Promise<CounterSnapshotRead> {
   let expected = ctx.hint(name)?.numShards ?? ctx.settings.numInitialShards;
-  for (;;) {
-    const keys = [counterKey(ctx.kinds, name), ...shardKeys(ctx.kinds, name, 0, expected)];
-    const loaded = await ctx.store.transactionless(() => ctx.store.loadMany(keys));
-    const counter = loaded[0] as CounterData | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const read = await ctx.store.transactionless(() => readOnce(ctx, name, expected));
+    if (read === 'torn') {
+      if (attempt >= SPLIT_READ_ATTEMPTS) {
+        throw new ContentionError(
+          `Counter ${quoteName(name)} changed its shard layout during each of ${SPLIT_READ_ATTEMPTS} reads of its ${expected} shards; try again later.`,
+          { context: { counterName: name, attempts: SPLIT_READ_ATTEMPTS } },
+        );
+      }
+      continue;
+    }
+    const { counter, shards } = read;
     if (counter === undefined) return { counter: undefined, shards: [] };
     ctx.remember(counter);
     if (counter.numShards <= expected) {
-      return {
-        counter,
-        shards: loaded.slice(1, 1 + counter.numShards) as Array<CounterShardData | undefined>,
-      };
+      return { counter, shards: shards.slice(0, counter.numShards) };
     }
     expected = counter.numShards;
   }
+}
+
+/**
+ * The counter and shards `0 .. expected - 1`, in as few lookups as the store allows, each
+ * carrying the counter key; `torn` when the lookups saw different counter layouts.
+ */
+async function readOnce(
+  ctx: ServiceContext,
+  name: string,
+  expected: number,
+): Promise<CounterSnapshotRead | 'torn'> {
+  const perLookup = Math.max(1, ctx.store.limits.maxLookupKeys - 1);
+  const lookups = Math.max(1, Math.ceil(expected / perLookup));
+  // Even chunks: 1000 shards are two lookups of 500, not 999 and 1.
+  const size = Math.ceil(expected / lookups);
+  const key = counterKey(ctx.kinds, name);
+  const parts = await Promise.all(
+    Array.from({ length: lookups }, async (_, i) => {
+      const from = i * size;
+      const to = Math.min(expected, from + size);
+      const loaded = await ctx.store.loadMany([key, ...shardKeys(ctx.kinds, name, from, to)]);
+      return {
+        counter: loaded[0] as CounterData | undefined,
+        shards: loaded.slice(1) as Array<CounterShardData | undefined>,
+      };
+    }),
+  );
+  const first = parts[0]?.counter;
+  const layout = layoutOf(first);
+  if (parts.some((part) => layoutOf(part.counter) !== layout)) return 'torn';
+  return { counter: first, shards: parts.flatMap((part) => part.shards) };
+}
+
+/** What must not change between the lookups of a split read. */
+function layoutOf(counter: CounterData | undefined): string {
+  if (counter === undefined) return 'absent';
+  return JSON.stringify([
+    counter.layoutEpoch ?? 0,
+    counter.numShards,
+    counter.status,
+    counter.targetNumShards ?? null,
+    counter.resetNext ?? null,
+    counter.createdAt.getTime(),
+  ]);
 }
 
 /** The sum of shard counts. */

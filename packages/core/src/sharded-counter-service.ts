@@ -1,21 +1,16 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import {
   AmbiguousCommitError,
-  BackendEntityStore,
   type CacheStore,
   type EntityStore,
   InvalidArgumentError,
   type RetryPolicy,
-  type TransactionWork,
-  type TransactOptions,
 } from '@shardcount/storage';
-import { CachedTotals, type WriteSnapshot } from './cached-total.js';
+import { CachedTotals } from './cached-total.js';
 import { counterKey, counterKinds, MAX_SHARDS } from './counter-entities.js';
 import {
   type CounterEventListener,
   type CounterEventMap,
   CounterEvents,
-  type CounterOperationName,
 } from './counter-events.js';
 import { CounterStatus } from './counter-status.js';
 import type {
@@ -117,33 +112,39 @@ export interface ShardedCounterServiceOptions {
    */
   readonly autoShard?: AutoShardOptions;
   /**
-   * Most entities one transaction may write, to size batches (shrink, reset, exact decrements).
-   * Default: the store backend's commit limit (Datastore: 500).
+   * Most entities one transaction may write, to size batches (shrink, reset, exact decrements);
+   * at most the store's `limits.maxMutationsPerCommit`, which is the default (Datastore: 500).
+   * On legacy Cloud Datastore, 25 keeps resets and shrink steps within its 25 entity groups
+   * per transaction at any shard count.
    */
   readonly maxWritesPerTransaction?: number;
 }
 
-interface JoinedScope {
-  readonly owner: ShardedCounterService;
-  readonly pending: Map<string, { before: Promise<WriteSnapshot>; delta: number }>;
-}
-
-/** Changes made inside {@link ShardedCounterService.transact}, settled after its commit. */
-const joinedScope = new AsyncLocalStorage<JoinedScope>();
-
 /**
- * Durable sharded counters on an {@link EntityStore} with a stale-proof cached total in a
- * {@link CacheStore}.
+ * Durable sharded counters on an `EntityStore` with a stale-proof cached total in a
+ * `CacheStore` (both from `@shardcount/storage`).
  *
  * - `increment`: one transaction over the counter and one random shard: begin, ONE batched
  *   lookup, commit; plus two cache round trips (a snapshot before the commit, a CAS after).
  * - `getCounter`: one cache round trip on a hit; on a miss, one batched lookup of all shards
- *   and a leased fill that can never store a stale total.
+ *   (two for counters of more than 999 shards) and a leased fill that can never store a stale
+ *   total.
+ *
+ * Legacy Cloud Datastore lets one transaction touch at most 25 entity groups, and every counter,
+ * shard and operation record is a group of its own. `reset`, shrinking with `updateCounter`,
+ * `decrement` with `mode: 'exact'` or `isolated: false`, and increments of enormous counts
+ * (past {@link SHARD_FAST_PATH_LIMIT}) read many shards in one transaction: on legacy Datastore
+ * they fail with `LimitExceededError`, writing nothing, once a counter has more than 23 shards.
+ * Use Firestore in Datastore mode, or keep `numShards` (and `autoShard.maxShards`) at 23 or
+ * less there (`maxWritesPerTransaction: 25` rescues resets and shrinking, not the others).
  *
  * @example
  * ```ts
+ * import { Datastore } from '@google-cloud/datastore';
+ * import { DatastoreEntityStore, MemcachedCacheStore } from '@shardcount/storage';
+ *
  * const service = new ShardedCounterService({
- *   store: new DatastoreEntityStore({ projectId: 'my-project' }),
+ *   store: new DatastoreEntityStore({ datastore: new Datastore({ projectId: 'my-project' }) }),
  *   cache: new MemcachedCacheStore({ servers: '10.0.0.3:11211' }),
  * });
  * await service.increment('page-views');
@@ -157,6 +158,8 @@ export class ShardedCounterService {
   readonly #lastGrowth = new Map<string, number>();
 
   /**
+   * Creates the service. No I/O happens here.
+   *
    * @param options - store, cache and tuning; see {@link ShardedCounterServiceOptions}
    * @throws InvalidArgumentError for an option out of range
    */
@@ -191,12 +194,19 @@ export class ShardedCounterService {
       );
     }
     const kindPrefix = options.kindPrefix ?? 'Shardcount';
-    const backendLimit =
-      options.store instanceof BackendEntityStore
-        ? options.store.backend.limits.maxMutationsPerCommit
-        : 500;
-    const maxWrites = options.maxWritesPerTransaction ?? Math.min(backendLimit, 500);
+    const commitLimit = options.store.limits?.maxMutationsPerCommit;
+    if (typeof commitLimit !== 'number' || !(commitLimit >= 2)) {
+      throw new InvalidArgumentError(
+        `ShardedCounterService needs a store whose limits.maxMutationsPerCommit is at least 2, got ${describe(commitLimit)}.`,
+      );
+    }
+    const maxWrites = options.maxWritesPerTransaction ?? commitLimit;
     assertWholeNumber('maxWritesPerTransaction', maxWrites, 2);
+    if (maxWrites > commitLimit) {
+      throw new InvalidArgumentError(
+        `maxWritesPerTransaction (${maxWrites}) is more than the store allows in one transaction (${commitLimit}): batches that large would always fail.`,
+      );
+    }
     if (options.autoShard !== undefined) {
       assertOptions('autoShard', options.autoShard);
       assertNumShards('autoShard.maxShards', options.autoShard.maxShards);
@@ -236,6 +246,13 @@ export class ShardedCounterService {
    * Adds `amount` (a positive safe integer, default 1) to the counter, creating it on first
    * use with `numInitialShards` shards.
    *
+   * With `isolated: false` inside a transaction of the service's store (`store.transact`), the
+   * increment joins it and the cached total is adjusted once that transaction commits (through
+   * the store's `afterCommit`); nothing happens to it on a rollback. If that commit ends in
+   * `AmbiguousCommitError`, the service never learns of it: the cached total may miss the
+   * change until it expires (`cacheTtlSeconds` after the read that filled it), or until the
+   * caller retries with the same `idempotencyKey`, whose replay deletes the cached total.
+   *
    * @throws InvalidArgumentError / OutOfRangeError for a bad name or amount (before any I/O)
    * @throws OutOfRangeError when the total would pass `Number.MAX_SAFE_INTEGER` (nothing written)
    * @throws CounterNotMutableError when the counter is read-only, being deleted or reset
@@ -269,9 +286,6 @@ export class ShardedCounterService {
       throw error;
     }
     if (outcome.counter !== undefined) ctx.remember(outcome.counter);
-    if (!outcome.operation.replayed) {
-      await this.#afterWrite(name, 'increment', before, amount, joined);
-    }
     if (contended && !joined && outcome.counter !== undefined) {
       await this.#maybeGrow(name, outcome.counter.numShards, outcome.counter.status);
     }
@@ -282,10 +296,20 @@ export class ShardedCounterService {
    * Removes up to `amount` (default 1) from the counter; no shard ever goes below zero. With
    * `mode: 'exact'`, removes exactly `amount` in one transaction or nothing.
    *
+   * `isolated: false` joins the caller's transaction as `increment` does (same cached-total
+   * rules) and runs the whole decrement in it.
+   *
+   * A one-transaction decrement (`exact`, or `isolated: false`) reads and writes every shard it
+   * needs in that transaction: at most `maxWritesPerTransaction` (Datastore: 500) writes, and
+   * on legacy Cloud Datastore at most 25 entity groups (the counter, the operation record and
+   * 23 shards); past either it fails with `LimitExceededError` and writes nothing.
+   *
    * @returns the operation; `appliedAmount` is what was really removed
    * @throws InsufficientCountError in `exact` mode when the counter holds less than `amount`
-   * @throws LimitExceededError when one transaction would need more writes than allowed
+   * @throws LimitExceededError when one transaction would need more writes (or, on legacy
+   *   Datastore, entity groups) than allowed
    * @throws CounterNotMutableError when the counter is read-only, being deleted or reset
+   * @throws AmbiguousCommitError when a commit's outcome is unknown
    */
   async decrement(
     name: string,
@@ -330,9 +354,6 @@ export class ShardedCounterService {
       throw error;
     }
     if (outcome.counter !== undefined) ctx.remember(outcome.counter);
-    if (!outcome.operation.replayed) {
-      await this.#afterWrite(name, 'decrement', before, -outcome.operation.appliedAmount, joined);
-    }
     return outcome.operation;
   }
 
@@ -374,6 +395,11 @@ export class ShardedCounterService {
    * Changes a counter's description, status (`AVAILABLE` or `READ_ONLY_COUNT`) or shard count.
    * Growing is immediate; shrinking moves the removed shards' counts into the kept ones in
    * transactions, so the total never changes. An interrupted shrink or reset is finished first.
+   * Each shrink step reads up to 200 removed shards and the kept shards receiving their counts
+   * in one transaction (the first step commits with the status change): on legacy Cloud
+   * Datastore (25 entity groups per transaction) shrinking a counter of more than 23 shards
+   * fails with `LimitExceededError` and changes nothing, unless `maxWritesPerTransaction` is 25
+   * or less (12 removed shards per step).
    *
    * @returns the counter after the change, read from the store
    * @throws CounterNotFoundError, CounterNotMutableError (while `DELETING`)
@@ -406,9 +432,15 @@ export class ShardedCounterService {
   }
 
   /**
-   * Sets the count to zero.
+   * Sets the count to zero: in one transaction over the counter and every shard when they fit
+   * `maxWritesPerTransaction`, otherwise in batches of `maxWritesPerTransaction - 1` shards,
+   * the first of which commits with status `RESETTING` (count reads 0 and changes are refused
+   * until the last). Each transaction reads its batch of shards: on legacy Cloud Datastore
+   * (25 entity groups per transaction) resetting a counter of more than 23 shards fails with
+   * `LimitExceededError` and changes nothing, unless `maxWritesPerTransaction` is 25 or less.
    *
    * @throws CounterNotFoundError, CounterNotMutableError (read-only or being deleted)
+   * @throws LimitExceededError past the legacy Datastore entity-group limit
    */
   async reset(name: string): Promise<void> {
     assertCounterName(name);
@@ -449,69 +481,6 @@ export class ShardedCounterService {
       if (await finishReset(this.#ctx, name)) resets.push(name);
     }
     return { deleted, shardChanges, resets };
-  }
-
-  /**
-   * Runs `work` in a transaction of the service's store (joining an ambient one if present)
-   * and, after it commits, updates the cached totals of the counters that `work` changed with
-   * `isolated: false`. This is the way to change counters atomically with other entities and
-   * keep the cached totals exact: a plain `store.transact` cannot tell the service when it
-   * commits, so there the service can only invalidate the total before the commit (see the
-   * README). Inside an already running transaction, this simply joins it.
-   */
-  async transact<R>(work: TransactionWork<R>, options: TransactOptions = {}): Promise<R> {
-    const store = this.#ctx.store;
-    if (store.inTransaction) return store.transact(work);
-    const scope: JoinedScope = { owner: this, pending: new Map() };
-    let result: R;
-    try {
-      result = await joinedScope.run(scope, () =>
-        store.transact(async (info) => {
-          // A retried attempt starts over: the failed attempt's changes were rolled back.
-          scope.pending.clear();
-          return work(info);
-        }, options),
-      );
-    } catch (error) {
-      if (error instanceof AmbiguousCommitError) {
-        await Promise.all(
-          [...scope.pending.keys()].map((name) => this.#ctx.totals.invalidate(name)),
-        );
-      }
-      throw error;
-    }
-    await Promise.all(
-      [...scope.pending].map(async ([name, change]) =>
-        this.#ctx.totals.settle(name, 'transact', await change.before, change.delta),
-      ),
-    );
-    return result;
-  }
-
-  /** Cache maintenance after a committed (or, when joined, a pending) change of `delta`. */
-  async #afterWrite(
-    name: string,
-    operation: CounterOperationName,
-    before: Promise<WriteSnapshot>,
-    delta: number,
-    joined: boolean,
-  ): Promise<void> {
-    if (!joined) {
-      await this.#ctx.totals.settle(name, operation, await before, delta);
-      return;
-    }
-    if (delta === 0) return;
-    const scope = joinedScope.getStore();
-    if (scope !== undefined && scope.owner === this) {
-      const pending = scope.pending.get(name);
-      if (pending === undefined) scope.pending.set(name, { before, delta });
-      else pending.delta += delta;
-      return;
-    }
-    // A caller's plain store.transact: the commit is not ours to see. Invalidate now (best
-    // effort); a read between now and the caller's commit can cache a total without this
-    // change until cacheTtlSeconds. service.transact avoids this.
-    await this.#ctx.totals.invalidate(name);
   }
 
   /** Doubles a contended counter's shards, at most once per cooldown per instance. */

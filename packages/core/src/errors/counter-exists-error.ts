@@ -6,6 +6,8 @@ export class CounterExistsError extends ShardcountError {
   static readonly code = 'COUNTER_EXISTS';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context (`counterName`, `status`)
    */

@@ -9,6 +9,8 @@ export class CounterNotFoundError extends ShardcountError {
   static readonly code = 'COUNTER_NOT_FOUND';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context (`counterName`)
    */

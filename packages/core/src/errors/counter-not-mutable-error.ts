@@ -9,6 +9,8 @@ export class CounterNotMutableError extends ShardcountError {
   static readonly code = 'COUNTER_NOT_MUTABLE';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context (`counterName`, `status`, `operation`)
    */

@@ -9,6 +9,8 @@ export class InsufficientCountError extends ShardcountError {
   static readonly code = 'INSUFFICIENT_COUNT';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context (`counterName`, `requested`, `available`)
    */

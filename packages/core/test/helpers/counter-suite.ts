@@ -14,14 +14,17 @@ import {
   ContentionError,
   defineKind,
   InvalidArgumentError,
+  LimitExceededError,
   OutOfRangeError,
   StoreUnavailableError,
 } from '@shardcount/storage';
 import { FaultInjectingCacheStore, FaultInjectingEntityStore } from '@shardcount/storage/testing';
 import { v4 as uuidv4 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { counterKinds, shardKey } from '../../src/counter-entities.js';
 import type { CounterSuiteSettings, CounterTestEnv } from './counter-env.js';
 import { CrashingEntityStore } from './crashing-entity-store.js';
+import { EntityGroupLimitedStore } from './entity-group-limited-store.js';
 
 /** Shard entities as stored, to check what really exists. */
 interface ShardRow {
@@ -68,6 +71,18 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
       .length;
   const count = async (s: ShardedCounterService, name: string, skipCache = false) =>
     (await s.getCounter(name, { skipCache }))?.count;
+  /** Writes shard i = i + 1 for `numShards` shards in one commit; returns the total. */
+  const seedShards = async (name: string, numShards: number): Promise<number> => {
+    const kinds = counterKinds('Shardcount');
+    const now = new Date();
+    await env.store.saveMany(
+      Array.from({ length: numShards }, (_, index) => ({
+        key: shardKey(kinds, name, index),
+        entity: { counterName: name, index, count: index + 1, createdAt: now, updatedAt: now },
+      })),
+    );
+    return (numShards * (numShards + 1)) / 2;
+  };
   const faulty = () => {
     const store = new FaultInjectingEntityStore(env.store);
     const cache = new FaultInjectingCacheStore(env.cache);
@@ -491,6 +506,45 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         expect((await shardRows(name)).every((r) => r.index < 2)).toBe(true);
       });
 
+      it('a counter read in several lookups is never torn by a shrink or a reset between them', async () => {
+        // Three shards and the counter per lookup, so 12 shards take 4 lookups, as 1000 shards
+        // take 2 on Datastore.
+        const store = new FaultInjectingEntityStore(env.store, { limits: { maxLookupKeys: 4 } });
+        const s = service({ store });
+        const other = service();
+        const name = unique('split');
+        await s.createCounter(name, { numShards: 12 });
+        for (let i = 1; i <= 24; i++) await s.increment(name, i);
+        store.resetCalls();
+        expect(await count(s, name, true)).toBe(300);
+        expect(store.calls.lookup).toBe(4);
+        // A layout change commits after the first lookup of a read has been sent and before
+        // the others: summed as read, those lookups would give a total that never existed.
+        const between = async (change: () => Promise<unknown>): Promise<number | undefined> => {
+          const original = store.loadMany.bind(store);
+          let calls = 0;
+          store.loadMany = (async (keys: Parameters<typeof original>[0]) => {
+            if (!store.inTransaction && ++calls === 2) await change();
+            return original(keys);
+          }) as typeof store.loadMany;
+          try {
+            return await count(s, name, true);
+          } finally {
+            store.loadMany = original as typeof store.loadMany;
+          }
+        };
+        expect(await between(() => other.updateCounter(name, { numShards: 2 }))).toBe(300);
+        expect(await s.getCounter(name, { skipCache: true })).toMatchObject({
+          numShards: 2,
+          count: 300,
+        });
+        await other.updateCounter(name, { numShards: 12 });
+        for (let i = 0; i < 12; i++) await other.increment(name);
+        expect(await count(s, name, true)).toBe(312);
+        expect(await between(() => other.reset(name))).toBe(0);
+        expect(await count(s, name)).toBe(0);
+      });
+
       it('autoShard doubles a contended counter up to maxShards without losing counts', async () => {
         const { store } = faulty();
         const s = service({ store, autoShard: { maxShards: 4, cooldownMs: 0 } });
@@ -523,20 +577,60 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
     });
 
     describe('transactions joined with isolated: false', () => {
-      it('service.transact commits counter changes with other writes and then adjusts the cached total', async () => {
-        const s = service();
+      it('store.transact commits counter changes with other writes, then adjusts the cached total', async () => {
+        const { store, cache } = faulty();
+        const s = service({ store, cache });
         const name = unique('joined');
         await s.increment(name, 10);
         expect(await count(s, name)).toBe(10); // fills the cache
         const orderKey = Orders.key(uuidv4());
-        await s.transact(async () => {
+        await store.transact(async () => {
           await s.decrement(name, 3, { isolated: false, mode: 'exact' });
           await s.increment(name, 1, { isolated: false });
-          await env.store.save(orderKey, { item: name, quantity: 3 });
+          await store.save(orderKey, { item: name, quantity: 3 });
+          // Nothing is settled before the commit: the cache still holds the filled total.
+          expect(await store.transactionless(() => count(s, name))).toBe(10);
         });
         expect(await env.store.load(orderKey)).toEqual({ item: name, quantity: 3 });
+        // Adjusted by CAS after the commit, not deleted: the next read is a hit.
+        store.resetCalls();
+        cache.resetCalls();
         expect(await count(s, name)).toBe(8);
+        expect(store.calls.lookup).toBe(0);
+        expect(cache.calls.get).toBe(1);
         expect(await count(s, name, true)).toBe(8);
+      });
+
+      it('a read that fills the cache between the joined change and the commit leaves no stale total', async () => {
+        const s = service();
+        const name = unique('joined-race');
+        await s.increment(name, 10);
+        expect(await count(s, name)).toBe(10);
+        await env.store.transact(async () => {
+          await s.increment(name, 5, { isolated: false });
+          // Another request (outside this transaction) misses and fills the pre-commit total.
+          await env.cache.delete(totalKey(name));
+          expect(await env.store.transactionless(() => count(s, name))).toBe(10);
+        });
+        expect(await count(s, name)).toBe(15);
+        expect(await count(s, name, true)).toBe(15);
+      });
+
+      it('a retried outer transaction settles only the attempt that committed', async () => {
+        const { store } = faulty();
+        const s = service({ store });
+        const name = unique('joined-retry');
+        await s.increment(name, 10);
+        expect(await count(s, name)).toBe(10);
+        store.faults.contendNext(2);
+        let attempts = 0;
+        await store.transact(async () => {
+          attempts += 1;
+          await s.increment(name, 4, { isolated: false });
+        });
+        expect(attempts).toBe(3);
+        expect(await count(s, name)).toBe(14);
+        expect(await count(s, name, true)).toBe(14);
       });
 
       it('a rolled-back joined transaction changes neither the count nor the cached total', async () => {
@@ -546,7 +640,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         expect(await count(s, name)).toBe(5);
         const orderKey = Orders.key(uuidv4());
         await expect(
-          s.transact(async () => {
+          env.store.transact(async () => {
             await s.increment(name, 100, { isolated: false });
             await env.store.save(orderKey, { item: name, quantity: 1 });
             await s.decrement(name, 500, { isolated: false, mode: 'exact' });
@@ -557,16 +651,89 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         expect(await count(s, name, true)).toBe(5);
       });
 
-      it('inside a plain store.transact the cached total is invalidated, so a later read is exact', async () => {
-        const s = service();
-        const name = unique('raw-joined');
-        await s.increment(name, 2);
-        expect(await count(s, name)).toBe(2);
-        await env.store.transact(async () => {
-          await s.increment(name, 3, { isolated: false });
+      for (const applied of [true, false]) {
+        it(`an ambiguous outer commit (${applied ? 'applied' : 'not applied'}) is settled by retrying with the same idempotency key`, async () => {
+          const { store } = faulty();
+          const s = service({ store });
+          const name = unique('joined-ambiguous');
+          await s.increment(name, 10);
+          expect(await count(s, name)).toBe(10);
+          const work = async () => {
+            await s.increment(name, 5, { isolated: false, idempotencyKey: 'order-7' });
+          };
+          store.faults.ambiguousNextCommit(1, { applied });
+          await expect(store.transact(work)).rejects.toThrow(AmbiguousCommitError);
+          expect(await count(s, name, true)).toBe(applied ? 15 : 10);
+          // Documented: the service never sees the caller's commit fail, so the cached total
+          // still misses an applied change (until it expires, cacheTtlSeconds after its fill).
+          expect(await count(s, name)).toBe(10);
+          await store.transact(work); // the retry: a replay if the first commit landed
+          expect(await count(s, name)).toBe(15);
+          expect(await count(s, name, true)).toBe(15);
         });
-        expect(await count(s, name)).toBe(5);
-        expect(await count(s, name, true)).toBe(5);
+      }
+    });
+
+    describe('legacy Datastore: at most 25 entity groups per transaction (simulated)', () => {
+      it('reset, shrink and wide exact decrements of 30 shards fail whole; the counter stays usable', async () => {
+        const s = service({ store: new EntityGroupLimitedStore(env.store) });
+        const name = unique('legacy');
+        await s.createCounter(name, { numShards: 30 });
+        const total = await seedShards(name, 30);
+        await expect(s.reset(name)).rejects.toThrow(LimitExceededError);
+        await expect(s.updateCounter(name, { numShards: 5 })).rejects.toThrow(LimitExceededError);
+        // 460 needs the 28 largest shards, plus the counter: 29 groups.
+        await expect(s.decrement(name, 460, { mode: 'exact' })).rejects.toThrow(LimitExceededError);
+        // Nothing was written, and no transitional status was left behind.
+        expect(await s.getCounter(name, { skipCache: true })).toMatchObject({
+          status: 'AVAILABLE',
+          numShards: 30,
+          count: total,
+        });
+        await s.increment(name, 5, { idempotencyKey: 'legacy-1' });
+        expect((await s.decrement(name, 3)).appliedAmount).toBe(3);
+        expect((await s.decrement(name, 50, { mode: 'exact' })).appliedAmount).toBe(50);
+        expect(await count(s, name)).toBe(total + 5 - 3 - 50);
+        expect(await count(s, name, true)).toBe(total + 5 - 3 - 50);
+      });
+
+      it('23 shards fit: reset, shrink, and an exact decrement over every shard with a key', async () => {
+        const s = service({ store: new EntityGroupLimitedStore(env.store) });
+        const name = unique('legacy-23');
+        await s.createCounter(name, { numShards: 23 });
+        const total = await seedShards(name, 23);
+        const op = await s.decrement(name, total, { mode: 'exact', idempotencyKey: 'all' });
+        expect(op.appliedAmount).toBe(total);
+        expect(await count(s, name)).toBe(0);
+        await seedShards(name, 23);
+        expect(await s.updateCounter(name, { numShards: 5 })).toMatchObject({
+          numShards: 5,
+          count: total,
+        });
+        await s.updateCounter(name, { numShards: 23 });
+        await s.reset(name);
+        expect(await count(s, name, true)).toBe(0);
+      });
+
+      it('with maxWritesPerTransaction: 25, reset and shrink work at any shard count', async () => {
+        const s = service({
+          store: new EntityGroupLimitedStore(env.store),
+          maxWritesPerTransaction: 25,
+        });
+        const name = unique('legacy-batched');
+        await s.createCounter(name, { numShards: 60 });
+        const total = await seedShards(name, 60);
+        expect(await s.updateCounter(name, { numShards: 4 })).toMatchObject({
+          numShards: 4,
+          count: total,
+          status: 'AVAILABLE',
+        });
+        expect(await count(s, name)).toBe(total);
+        await s.updateCounter(name, { numShards: 60 });
+        await seedShards(name, 60);
+        await s.reset(name);
+        expect(await s.getCounter(name)).toMatchObject({ count: 0, status: 'AVAILABLE' });
+        expect((await shardRows(name)).every((r) => r.count === 0)).toBe(true);
       });
     });
 
@@ -740,8 +907,8 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
           total += i;
         }
         expect(await count(healthy, name)).toBe(total);
-        // Commits: the update, then three steps; the fourth step crashes.
-        const crashing = new CrashingEntityStore(env.store, 4);
+        // Commits: the update with the first step, then two more steps; the fourth step crashes.
+        const crashing = new CrashingEntityStore(env.store, 3);
         await expect(
           service({ ...small, store: crashing }).updateCounter(name, { numShards: 2 }),
         ).rejects.toThrow(StoreUnavailableError);
@@ -778,7 +945,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         await healthy.createCounter(name, { numShards: 10 });
         for (let i = 0; i < 40; i++) await healthy.increment(name);
         expect((await shardRows(name)).filter((r) => r.count > 0).length).toBeGreaterThan(3);
-        // Commits: RESETTING, the first batch; the second batch crashes.
+        // Commits: RESETTING with the first batch, the second batch; the third batch crashes.
         const crashing = new CrashingEntityStore(env.store, 2);
         await expect(service({ ...small, store: crashing }).reset(name)).rejects.toThrow(
           StoreUnavailableError,
@@ -827,6 +994,27 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         expect(store.calls).toMatchObject({ beginTransaction: 1, lookup: 1, commit: 1 });
         expect(total(cache.calls)).toBeLessThanOrEqual(2);
         expect(await count(s, name)).toBe(7);
+      });
+
+      it('an increment joined to a store.transact costs that transaction one lookup and two cache calls', async () => {
+        const { store, cache } = faulty();
+        const s = service({ store, cache });
+        const name = unique('cost-joined');
+        await s.increment(name);
+        await s.getCounter(name);
+        store.resetCalls();
+        cache.resetCalls();
+        await store.transact(() => s.increment(name, 2, { isolated: false }));
+        expect(store.calls).toEqual({
+          beginTransaction: 1,
+          lookup: 1,
+          commit: 1,
+          rollback: 0,
+          query: 0,
+        });
+        expect(cache.calls).toMatchObject({ gets: 1, cas: 1 });
+        expect(total(cache.calls)).toBe(2);
+        expect(await count(s, name)).toBe(3);
       });
 
       it('getCounter: a hit is one cache call; a miss is one batched lookup and a leased fill', async () => {
@@ -964,7 +1152,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
             'numShards too many',
             () => s.updateCounter('c', { numShards: MAX_SHARDS + 1 }),
             InvalidArgumentError,
-            /500/,
+            /from 1 to 1000/,
           ],
           [
             'status DELETING',
@@ -995,7 +1183,10 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         expect(total(cache.calls)).toBe(0);
         expect(() => service({ numInitialShards: 0 })).toThrow(InvalidArgumentError);
         expect(() => service({ cacheTtlSeconds: -1 })).toThrow(InvalidArgumentError);
-        expect(() => service({ autoShard: { maxShards: 1000 } })).toThrow(InvalidArgumentError);
+        expect(() => service({ autoShard: { maxShards: MAX_SHARDS + 1 } })).toThrow(
+          InvalidArgumentError,
+        );
+        expect(() => service({ maxWritesPerTransaction: 501 })).toThrow(/more than the store/);
       });
     });
   });
