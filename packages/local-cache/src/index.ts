@@ -3,7 +3,7 @@
  * sees invalidated.
  *
  * {@link LocalCache} keeps values in this process (bounded LRU, optional TTL) and a tiny
- * version tag per key in a {@link @shardcount/storage#CacheStore}. A read is served locally
+ * version tag per key in a `CacheStore` (from `@shardcount/storage`). A read is served locally
  * when the local tag equals the stored one; `invalidate(key)` writes a fresh tag and every
  * process reloads. Loads are single-flight per key, `maxStalenessMs` bounds how stale a
  * read may be in exchange for fewer round trips, and {@link CacheOutagePolicy} says what a

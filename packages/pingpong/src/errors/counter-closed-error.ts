@@ -8,6 +8,8 @@ export class CounterClosedError extends ShardcountError {
   static readonly code = 'COUNTER_CLOSED';
 
   /**
+   * Creates the error.
+   *
    * @param message - what happened, for people
    * @param options - cause and context
    */
