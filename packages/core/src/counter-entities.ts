@@ -105,12 +105,53 @@ export interface CounterKinds {
   readonly operation: Kind<OperationRecord>;
 }
 
-/** Declares the kinds, named `${prefix}Counter`, `${prefix}Shard`, `${prefix}Operation`. */
+/**
+ * Shard properties stored without a Datastore index. Shards take the highest write rate, and
+ * every write changes `count` and `updatedAt`: indexed, each would cost index writes per
+ * commit, and the timestamps would concentrate the writes of every counter on the newest end
+ * of one index (a hotspot). Nothing queries them. `counterName` stays indexed, so the shards of
+ * one counter can still be listed by a query (operators, tests).
+ */
+export const UNINDEXED_SHARD_PROPERTIES = Object.freeze([
+  'index',
+  'count',
+  'createdAt',
+  'updatedAt',
+] as const satisfies readonly (keyof CounterShardData)[]);
+
+/**
+ * Operation-record properties stored without a Datastore index: all but `counterName`, which
+ * `delete` queries to remove a counter's records. `createdAt` and `expiresAt` are increasing
+ * timestamps (a hotspot when indexed); a Datastore TTL policy works on an unindexed property.
+ */
+export const UNINDEXED_OPERATION_PROPERTIES = Object.freeze([
+  'idempotencyKey',
+  'operationId',
+  'type',
+  'mode',
+  'requestedAmount',
+  'appliedAmount',
+  'shardIndex',
+  'counterCreated',
+  'createdAt',
+  'expiresAt',
+] as const satisfies readonly (keyof OperationRecord)[]);
+
+/**
+ * Declares the kinds, named `${prefix}Counter`, `${prefix}Shard`, `${prefix}Operation`. Counter
+ * entities are indexed in full (`status` is queried); shards and operation records leave out
+ * of the indexes what is never queried ({@link UNINDEXED_SHARD_PROPERTIES},
+ * {@link UNINDEXED_OPERATION_PROPERTIES}).
+ */
 export function counterKinds(prefix: string): CounterKinds {
   return {
     counter: defineKind<CounterData>(`${prefix}Counter`),
-    shard: defineKind<CounterShardData>(`${prefix}Shard`),
-    operation: defineKind<OperationRecord>(`${prefix}Operation`),
+    shard: defineKind<CounterShardData>(`${prefix}Shard`, {
+      unindexed: UNINDEXED_SHARD_PROPERTIES,
+    }),
+    operation: defineKind<OperationRecord>(`${prefix}Operation`, {
+      unindexed: UNINDEXED_OPERATION_PROPERTIES,
+    }),
   };
 }
 

@@ -1,6 +1,7 @@
 import {
   AmbiguousCommitError,
   type CacheStore,
+  describeValue,
   type EntityStore,
   InvalidArgumentError,
   type RetryPolicy,
@@ -47,7 +48,6 @@ import {
   assertOptionalBoolean,
   assertOptions,
   assertWholeNumber,
-  describe,
 } from './validation.js';
 
 /** Automatic shard growth; see {@link ShardedCounterServiceOptions.autoShard}. */
@@ -190,14 +190,14 @@ export class ShardedCounterService {
     const keyPrefix = options.cacheKeyPrefix ?? 'shardcount:';
     if (typeof keyPrefix !== 'string') {
       throw new InvalidArgumentError(
-        `cacheKeyPrefix must be a string, got ${describe(keyPrefix)}.`,
+        `cacheKeyPrefix must be a string, got ${describeValue(keyPrefix)}.`,
       );
     }
     const kindPrefix = options.kindPrefix ?? 'Shardcount';
     const commitLimit = options.store.limits?.maxMutationsPerCommit;
     if (typeof commitLimit !== 'number' || !(commitLimit >= 2)) {
       throw new InvalidArgumentError(
-        `ShardedCounterService needs a store whose limits.maxMutationsPerCommit is at least 2, got ${describe(commitLimit)}.`,
+        `ShardedCounterService needs a store whose limits.maxMutationsPerCommit is at least 2, got ${describeValue(commitLimit)}.`,
       );
     }
     const maxWrites = options.maxWritesPerTransaction ?? commitLimit;
@@ -322,7 +322,7 @@ export class ShardedCounterService {
     assertOptionalBoolean('isolated', options.isolated);
     const mode = options.mode ?? 'upTo';
     if (mode !== 'upTo' && mode !== 'exact') {
-      throw new InvalidArgumentError(`mode must be 'upTo' or 'exact', got ${describe(mode)}.`);
+      throw new InvalidArgumentError(`mode must be 'upTo' or 'exact', got ${describeValue(mode)}.`);
     }
     const oneTransaction = mode === 'exact' || options.isolated === false;
     if (options.idempotencyKey !== undefined) {
@@ -418,7 +418,7 @@ export class ShardedCounterService {
       options.status !== CounterStatus.READ_ONLY_COUNT
     ) {
       throw new InvalidArgumentError(
-        `status can only be set to AVAILABLE or READ_ONLY_COUNT, got ${describe(options.status)}; DELETING, RESETTING and CHANGING_SHARDS are managed by delete(), reset() and updateCounter({ numShards }).`,
+        `status can only be set to AVAILABLE or READ_ONLY_COUNT, got ${describeValue(options.status)}; DELETING, RESETTING and CHANGING_SHARDS are managed by delete(), reset() and updateCounter({ numShards }).`,
       );
     }
     await updateCounter(this.#ctx, name, options);

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, OutOfRangeError } from '@shardcount/storage';
+import { describeValue, InvalidArgumentError, OutOfRangeError } from '@shardcount/storage';
 import { MAX_SHARDS } from './counter-entities.js';
 
 /** Longest counter name, in UTF-8 bytes (Datastore's key-name limit). */
@@ -9,24 +9,10 @@ export const MAX_TEXT_BYTES = 1500;
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Short description of a value for messages: never the whole value. */
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (typeof value === 'string') {
-    if (value.length === 0) return 'an empty string';
-    return value.length > 40 ? `a ${value.length}-character string` : `the string "${value}"`;
-  }
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return `${typeof value} ${String(value)}`;
-  }
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
-}
-
 function assertText(what: string, value: unknown, allowBlank: boolean): asserts value is string {
   if (typeof value !== 'string' || (!allowBlank && value.trim().length === 0)) {
     throw new InvalidArgumentError(
-      `${what} must be a ${allowBlank ? '' : 'non-blank '}string, got ${describe(value)}.`,
+      `${what} must be a ${allowBlank ? '' : 'non-blank '}string, got ${describeValue(value)}.`,
     );
   }
   if (LONE_SURROGATE.test(value)) {
@@ -71,7 +57,7 @@ export function assertAmount(amount: unknown, counterName: string): asserts amou
   }
   if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0) {
     throw new InvalidArgumentError(
-      `The amount must be a positive whole number (1 to ${Number.MAX_SAFE_INTEGER}), got ${describe(amount)}.`,
+      `The amount must be a positive whole number (1 to ${Number.MAX_SAFE_INTEGER}), got ${describeValue(amount)}.`,
       { context: { counterName } },
     );
   }
@@ -81,7 +67,7 @@ export function assertAmount(amount: unknown, counterName: string): asserts amou
 export function assertNumShards(what: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_SHARDS) {
     throw new InvalidArgumentError(
-      `${what} must be a whole number from 1 to ${MAX_SHARDS}, got ${describe(value)}.`,
+      `${what} must be a whole number from 1 to ${MAX_SHARDS}, got ${describeValue(value)}.`,
     );
   }
 }
@@ -94,7 +80,7 @@ export function assertWholeNumber(
 ): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     throw new InvalidArgumentError(
-      `${what} must be a whole number of at least ${min}, got ${describe(value)}.`,
+      `${what} must be a whole number of at least ${min}, got ${describeValue(value)}.`,
     );
   }
 }
@@ -105,13 +91,13 @@ export function assertOptions(what: string, value: unknown): void {
     value !== undefined &&
     (typeof value !== 'object' || value === null || Array.isArray(value))
   ) {
-    throw new InvalidArgumentError(`${what} must be an object, got ${describe(value)}.`);
+    throw new InvalidArgumentError(`${what} must be an object, got ${describeValue(value)}.`);
   }
 }
 
 /** A boolean option, when present. */
 export function assertOptionalBoolean(what: string, value: unknown): void {
   if (value !== undefined && typeof value !== 'boolean') {
-    throw new InvalidArgumentError(`${what} must be true or false, got ${describe(value)}.`);
+    throw new InvalidArgumentError(`${what} must be true or false, got ${describeValue(value)}.`);
   }
 }

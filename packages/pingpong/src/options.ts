@@ -1,6 +1,5 @@
 import type { CacheStore, EntityStore } from '@shardcount/storage';
-import { InvalidArgumentError } from '@shardcount/storage';
-import { describe } from './validation.js';
+import { describeValue, InvalidArgumentError } from '@shardcount/storage';
 
 /**
  * What an increment does when memcached cannot be reached (`CacheUnavailableError`):
@@ -91,7 +90,7 @@ const NAMESPACE_PATTERN = /^[A-Za-z0-9.-][A-Za-z0-9._-]{0,99}$/;
 export function resolveOptions(options: PingPongCounterOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new InvalidArgumentError(
-      `PingPongCounter options must be an object, got ${describe(options)}.`,
+      `PingPongCounter options must be an object, got ${describeValue(options)}.`,
     );
   }
   const { cache, store } = options;
@@ -105,13 +104,13 @@ export function resolveOptions(options: PingPongCounterOptions): ResolvedOptions
   const namespace = options.namespace ?? 'pingpong';
   if (typeof namespace !== 'string' || !NAMESPACE_PATTERN.test(namespace)) {
     throw new InvalidArgumentError(
-      `namespace must be 1 to 100 characters of A-Z a-z 0-9 . _ - not starting with "_", got ${describe(namespace)}.`,
+      `namespace must be 1 to 100 characters of A-Z a-z 0-9 . _ - not starting with "_", got ${describeValue(namespace)}.`,
     );
   }
   const onCacheUnavailable = options.onCacheUnavailable ?? 'write-through';
   if (!POLICIES.includes(onCacheUnavailable)) {
     throw new InvalidArgumentError(
-      `onCacheUnavailable must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}, got ${describe(onCacheUnavailable)}.`,
+      `onCacheUnavailable must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}, got ${describeValue(onCacheUnavailable)}.`,
     );
   }
   const slotTtlIntervals = integerOption('slotTtlIntervals', options.slotTtlIntervals, 3, 2);
@@ -130,7 +129,7 @@ export function resolveOptions(options: PingPongCounterOptions): ResolvedOptions
   const now = options.now ?? Date.now;
   if (typeof now !== 'function') {
     throw new InvalidArgumentError(
-      `now must be a function returning milliseconds, got ${describe(now)}.`,
+      `now must be a function returning milliseconds, got ${describeValue(now)}.`,
     );
   }
   return {
@@ -159,7 +158,7 @@ export function integerOption(
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     throw new InvalidArgumentError(
-      `${option} must be a whole number of at least ${min}, got ${describe(value)}.`,
+      `${option} must be a whole number of at least ${min}, got ${describeValue(value)}.`,
     );
   }
   return value;

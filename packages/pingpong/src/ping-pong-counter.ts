@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import {
   CacheUnavailableError,
   type CacheValue,
+  describeValue,
   InvalidArgumentError,
   OutOfRangeError,
 } from '@shardcount/storage';
@@ -29,7 +30,7 @@ import {
   resolveOptions,
 } from './options.js';
 import { type SlotDirection, slotKey } from './slot-keys.js';
-import { assertCounterName, assertDelta, describe } from './validation.js';
+import { assertCounterName, assertDelta } from './validation.js';
 
 /** Counters whose slots one flush reads in one cache round trip. */
 const FLUSH_BATCH = 100;
@@ -216,7 +217,9 @@ export class PingPongCounter {
     let names: string[] | undefined;
     if (options.names !== undefined) {
       if (!Array.isArray(options.names)) {
-        throw new InvalidArgumentError(`names must be an array, got ${describe(options.names)}.`);
+        throw new InvalidArgumentError(
+          `names must be an array, got ${describeValue(options.names)}.`,
+        );
       }
       for (const name of options.names) assertCounterName(name);
       names = [...new Set(options.names)];

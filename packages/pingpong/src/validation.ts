@@ -1,27 +1,13 @@
-import { InvalidArgumentError } from '@shardcount/storage';
+import { describeValue, InvalidArgumentError } from '@shardcount/storage';
 
 /** Longest counter name, in UTF-8 bytes. Keeps entity key names well under Datastore's 1500. */
 export const MAX_COUNTER_NAME_BYTES = 500;
-
-/** Short description of a value for error messages. */
-export function describe(value: unknown): string {
-  if (typeof value === 'string') {
-    if (value.length === 0) return 'an empty string';
-    return value.length > 60 ? `"${value.slice(0, 57)}..."` : `"${value}"`;
-  }
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
-    return `${typeof value} ${String(value)}`;
-  }
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
-}
 
 /** Throws `InvalidArgumentError` unless `name` is a non-blank string of at most 500 bytes. */
 export function assertCounterName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.trim().length === 0) {
     throw new InvalidArgumentError(
-      `A counter name must be a non-blank string, got ${describe(name)}.`,
+      `A counter name must be a non-blank string, got ${describeValue(name)}.`,
     );
   }
   const bytes = Buffer.byteLength(name, 'utf8');
@@ -37,7 +23,7 @@ export function assertCounterName(name: unknown): asserts name is string {
 export function assertDelta(delta: unknown, counterName: string): asserts delta is number {
   if (typeof delta !== 'number' || !Number.isSafeInteger(delta)) {
     throw new InvalidArgumentError(
-      `delta must be a safe integer, got ${describe(delta)} (counter "${counterName}").`,
+      `delta must be a safe integer, got ${describeValue(delta)} (counter "${counterName}").`,
       { context: { counterName } },
     );
   }

@@ -71,10 +71,20 @@ export type {
   TransactOptions,
 } from './entity/entity-store.js';
 export type { EntityValue } from './entity/entity-value.js';
-export { defineKind, type Key, type Kind, key, keyId, MAX_KEY_NAME_BYTES } from './entity/key.js';
+export {
+  defineKind,
+  type Key,
+  type Kind,
+  type KindOptions,
+  key,
+  keyId,
+  MAX_KEY_NAME_BYTES,
+  unindexedPropertiesOf,
+} from './entity/key.js';
 export {
   MemoryEntityBackend,
   MemoryEntityStore,
   type MemoryEntityStoreOptions,
 } from './entity/memory-entity-store.js';
 export * from './errors/index.js';
+export { describeValue } from './util/describe-value.js';

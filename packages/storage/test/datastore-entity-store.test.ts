@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Datastore } from '@google-cloud/datastore';
+import { Datastore, PropertyFilter } from '@google-cloud/datastore';
 import { createEmulatorClient, realEntityStore } from '@shardcount/test-services';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { BackendEntityStore } from '../src/entity/backend-entity-store.js';
@@ -13,7 +13,7 @@ import type {
   EntityBackend,
   Mutation,
 } from '../src/entity/entity-backend.js';
-import { defineKind, type Key, type Kind } from '../src/entity/key.js';
+import { defineKind, type Key, type Kind, key } from '../src/entity/key.js';
 import {
   AmbiguousCommitError,
   ContentionError,
@@ -58,6 +58,13 @@ function grpcError(code: number, details: string): Error {
 }
 
 type AnyFunction = (...args: unknown[]) => unknown;
+
+/** A property value as `@google-cloud/datastore` sends it in a commit request. */
+interface NativeValue {
+  excludeFromIndexes?: boolean;
+  arrayValue?: { values: NativeValue[] };
+  entityValue?: { properties?: Record<string, NativeValue> };
+}
 
 /** Replaces `target[method]` on that instance; `replacement` gets the original, bound. */
 function patch(
@@ -240,6 +247,113 @@ describe('DatastoreEntityStore on the Datastore emulator', () => {
       await expect(store.load(kind.key('b'))).rejects.toSatisfy(
         (error) => error instanceof ShardcountError && error.code === 'UNSUPPORTED_VALUE',
       );
+    });
+  });
+
+  describe('unindexed properties (defineKind options)', () => {
+    interface Tracked {
+      color: string;
+      count: number;
+      updatedAt: Date;
+      drained: Array<{ epoch: number; up: number }>;
+      tags: string[];
+      meta: { a: number; b: { c: string; long: string } };
+    }
+    const unindexed = ['count', 'updatedAt', 'drained', 'tags', 'meta'] as const;
+    const updatedAt = new Date('2026-05-06T07:08:09.123Z');
+    const entity: Tracked = {
+      color: 'red',
+      count: 42,
+      updatedAt,
+      drained: [
+        { epoch: 5, up: 1 },
+        { epoch: 6, up: 2 },
+      ],
+      tags: ['x', 'y'],
+      // A long string inside an unindexed map: Datastore checks sub-properties on their own.
+      meta: { a: 1, b: { c: 'deep', long: 'z'.repeat(2000) } },
+    };
+
+    it('are stored and loaded unchanged, and a Datastore query cannot filter on them', async () => {
+      const kind = freshKind<Tracked>('Unindexed');
+      const withOptions = defineKind<Tracked>(kind.name, { unindexed: [...unindexed] });
+      await store.save(withOptions.key('a'), entity);
+      await store.transact(() => store.save(withOptions.key('b'), entity));
+      // The same kind written through plain keys is indexed in full: the control.
+      await store.save(key<Tracked>(kind.name, 'plain'), entity);
+      for (const name of ['a', 'b', 'plain']) {
+        expect(await store.load(withOptions.key(name))).toEqual(entity);
+      }
+      const names = async (property: string, value: string | number) =>
+        (await store.query(withOptions, { filters: [{ property, value }] })).map(
+          (row) => row.key.name,
+        );
+      expect(await names('color', 'red')).toEqual(['a', 'b', 'plain']);
+      expect(await names('count', 42)).toEqual(['plain']);
+      expect(await names('drained.epoch', 5)).toEqual(['plain']);
+      expect(await names('drained.up', 2)).toEqual(['plain']);
+      expect(await names('tags', 'x')).toEqual(['plain']);
+      expect(await names('meta.a', 1)).toEqual(['plain']);
+      expect(await names('meta.b.c', 'deep')).toEqual(['plain']);
+      // Timestamps cannot go through a store filter; ask the client directly.
+      const [byTime] = await raw.runQuery(
+        raw
+          .createQuery(namespace, kind.name)
+          .filter(new PropertyFilter('updatedAt', '=', updatedAt)),
+      );
+      expect(byTime.map((row) => row[raw.KEY].name)).toEqual(['plain']);
+    });
+
+    it('marks every value and sub-property unindexed in the commit request, as production needs', async () => {
+      const datastore = client();
+      const commits: unknown[] = [];
+      patch(datastore, 'request_', (original, config, callback) => {
+        const { method, reqOpts } = config as { method: string; reqOpts: { mutations: unknown } };
+        if (method === 'commit') commits.push(reqOpts.mutations);
+        return original(config, callback);
+      });
+      const recording = new DatastoreEntityStore({ datastore, namespace });
+      try {
+        const kind = defineKind<Tracked>(freshKind().name, { unindexed: [...unindexed] });
+        await recording.save(kind.key('a'), entity);
+        const [mutations] = commits as Array<
+          Array<{ upsert: { properties: Record<string, NativeValue> } }>
+        >;
+        const properties = mutations?.[0]?.upsert.properties ?? {};
+        // Each top-level value (each array item) and every leaf below it is excluded. An
+        // embedded entity deeper down is not indexed itself, only through its leaves.
+        const excluded: string[] = [];
+        const indexed: string[] = [];
+        const walk = (path: string, value: NativeValue, topLevel: boolean): void => {
+          if (value.arrayValue) {
+            for (const item of value.arrayValue.values) walk(`${path}[]`, item, topLevel);
+            return;
+          }
+          const inner = Object.entries(value.entityValue?.properties ?? {});
+          if (topLevel || value.entityValue === undefined) {
+            (value.excludeFromIndexes === true ? excluded : indexed).push(path);
+          }
+          for (const [sub, item] of inner) walk(`${path}.${sub}`, item, false);
+        };
+        for (const [property, value] of Object.entries(properties)) walk(property, value, true);
+        expect(indexed).toEqual(['color']);
+        expect(new Set(excluded)).toEqual(
+          new Set([
+            'count',
+            'updatedAt',
+            'drained[]',
+            'drained[].epoch',
+            'drained[].up',
+            'tags[]',
+            'meta',
+            'meta.a',
+            'meta.b.c',
+            'meta.b.long',
+          ]),
+        );
+      } finally {
+        await recording.close();
+      }
     });
   });
 

@@ -18,7 +18,7 @@ import type {
   QueryRow,
   StoredEntity,
 } from './entity-backend.js';
-import { type Key, keyId, key as makeKey } from './key.js';
+import { type Key, keyId, key as makeKey, unindexedPropertiesOf } from './key.js';
 
 /** Cloud Datastore's per-call limits: 1000 keys per lookup, 500 mutations per commit. */
 export const DATASTORE_LIMITS: EntityBackendLimits = Object.freeze({
@@ -405,10 +405,12 @@ export class DatastoreEntityBackend implements EntityBackend {
 
   #nativeEntity(k: Key, entity: StoredEntity) {
     // excludeLargeProperties: strings over 1500 bytes cannot be indexed, so they are
-    // stored unindexed instead of being rejected.
+    // stored unindexed instead of being rejected. The library adds their paths to
+    // excludeFromIndexes in place, so every entity gets an array of its own.
     return {
       key: this.#nativeKey(k),
       data: toDatastoreData(this.#datastore, entity),
+      excludeFromIndexes: unindexedPaths(unindexedPropertiesOf(k)),
       excludeLargeProperties: true,
     };
   }
@@ -440,6 +442,19 @@ export class DatastoreEntityBackend implements EntityBackend {
       ...(transaction === undefined ? {} : { transaction: transaction.id }),
     });
   }
+}
+
+/**
+ * The library's `excludeFromIndexes` paths that unindex each property whatever its value: the
+ * bare name marks a single value (an embedded entity at its root), `name[]` each value of an
+ * array (the library skips an array for the bare name), and `.*` / `[].*` every sub-property
+ * of an embedded entity, nested ones included. Datastore treats each sub-property's flag on
+ * its own (a string over 1500 bytes inside an entity excluded only at its root is still
+ * refused as too long to index, on the emulator too), so every value gets marked. Paths that
+ * do not fit the value's shape are ignored by the library.
+ */
+function unindexedPaths(properties: readonly string[]): string[] {
+  return properties.flatMap((p) => [p, `${p}[]`, `${p}.*`, `${p}[].*`]);
 }
 
 function assertQuery(query: BackendQuery): void {
@@ -486,12 +501,14 @@ function assertFilter(kind: string, filter: PropertyFilter): void {
  * `3` from `3.0`, so a whole-valued double is an integer too and reads back as the same
  * number), other numbers as doubles, `-0` as a double so its sign survives; plain objects
  * as embedded entities, arrays as arrays, `Date` as timestamps (millisecond precision).
- * Strings over 1500 bytes are stored unindexed (`excludeLargeProperties`), so queries cannot
- * filter on them. Integers are read wrapped: one outside the safe-integer range (written by
- * another client) fails the read with `OutOfRangeError` instead of being rounded; blobs,
- * keys and other Datastore-only values fail it with a `ShardcountError` of code
- * `UNSUPPORTED_VALUE`. `query` skips entities with numeric ids, which have no shardcount key
- * (so with a `limit`, such entities, which sort first, can make it return fewer rows).
+ * Properties a kind declares unindexed (`defineKind(name, { unindexed })`, see `KindOptions`)
+ * and strings over 1500 bytes (`excludeLargeProperties`) are stored without an index, so
+ * queries cannot filter on them. Integers are read wrapped: one outside the safe-integer
+ * range (written by another client) fails the read with `OutOfRangeError` instead of being
+ * rounded; blobs, keys and other Datastore-only values fail it with a `ShardcountError` of
+ * code `UNSUPPORTED_VALUE`. `query` skips entities with numeric ids, which have no
+ * shardcount key (so with a `limit`, such entities, which sort first, can make it return
+ * fewer rows).
  *
  * Failures: `ABORTED` → `ContentionError` (retried by `transact`); `DEADLINE_EXCEEDED`,
  * `UNAVAILABLE`, `INTERNAL`, `UNKNOWN` or `CANCELLED` during a commit →

@@ -21,20 +21,53 @@ export interface Key<T extends object = object> {
 }
 
 /**
+ * How a kind is stored, declared once with {@link defineKind} (the way Objectify annotates an
+ * entity class).
+ */
+export interface KindOptions<T extends object> {
+  /**
+   * Top-level properties stored without an index, like Objectify's `@Unindex`. Cloud
+   * Datastore indexes every property by default; each indexed property costs index writes on
+   * every commit that changes it, and an index of monotonically increasing values (timestamps)
+   * written at a high rate becomes a hotspot (Google's guidance: about 500 writes/s per narrow
+   * index range). List here the properties that are never queried, such as a sharded
+   * counter's `count` and timestamps.
+   *
+   * On Datastore (`DatastoreEntityStore`) a query cannot filter on an unindexed property: an
+   * equality filter on one finds nothing, whatever is stored. An array property has each of
+   * its values unindexed, and an embedded entity (a map) is unindexed whole, sub-properties
+   * included. Loading is unaffected. The in-memory store (`MemoryEntityStore`) ignores the
+   * option and filters on every property, so code that must run on both never filters on an
+   * unindexed property.
+   *
+   * Names are top-level property names (no `.` or `[`). The option travels with the keys that
+   * {@link Kind.key} makes: an entity written through a key made by the plain {@link key}
+   * function (or built by hand) is indexed in full.
+   */
+  readonly unindexed?: readonly (keyof T & string)[];
+}
+
+/**
  * A named kind of entity with a typed key factory, the way Objectify registers entity
  * classes.
  *
  * @example
  * ```ts
- * interface Page { title: string; views: number }
- * const Pages = defineKind<Page>('Page');
- * await store.save(Pages.key('home'), { title: 'Home', views: 0 });
+ * interface Page { title: string; views: number; updatedAt: Date }
+ * const Pages = defineKind<Page>('Page', { unindexed: ['views', 'updatedAt'] });
+ * await store.save(Pages.key('home'), { title: 'Home', views: 0, updatedAt: new Date() });
  * ```
  */
 export interface Kind<T extends object> {
   /** The kind name as stored. */
   readonly name: string;
-  /** The typed key of the entity called `name` in this kind. */
+  /** Top-level properties stored unindexed (see {@link KindOptions.unindexed}); frozen. */
+  readonly unindexed: readonly string[];
+  /**
+   * The typed key of the entity called `name` in this kind. It is equal (same `keyId`, deeply
+   * equal) to the key {@link key} makes, and also carries the kind's unindexed properties,
+   * under a non-enumerable symbol, for the backend ({@link unindexedPropertiesOf}).
+   */
   key(name: string): Key<T>;
 }
 
@@ -48,10 +81,38 @@ export function key<T extends object>(kind: string, name: string): Key<T> {
   return Object.freeze({ kind, name }) as Key<T>;
 }
 
-/** Declares a kind of entity; see {@link Kind}. */
-export function defineKind<T extends object>(name: string): Kind<T> {
+/**
+ * Where a kind-made key keeps its kind's unindexed properties: a non-enumerable symbol, so the
+ * key stays `{ kind, name }` to `keyId`, JSON, spreading and deep equality.
+ */
+const UNINDEXED = Symbol('shardcount.unindexed');
+
+const NONE: readonly string[] = Object.freeze([]);
+
+/**
+ * Declares a kind of entity; see {@link Kind} and {@link KindOptions}. Throws
+ * {@link InvalidArgumentError} for a bad kind name or a bad `unindexed` list (not an array of
+ * distinct top-level property names).
+ */
+export function defineKind<T extends object>(name: string, options: KindOptions<T> = {}): Kind<T> {
   assertKindName(name);
-  return Object.freeze({ name, key: (entityName: string) => key<T>(name, entityName) });
+  const unindexed = unindexedList(name, options);
+  const makeKey = (entityName: string): Key<T> => {
+    assertKeyName(name, entityName);
+    const k = { kind: name, name: entityName };
+    if (unindexed.length > 0) Object.defineProperty(k, UNINDEXED, { value: unindexed });
+    return Object.freeze(k) as Key<T>;
+  };
+  return Object.freeze({ name, unindexed, key: makeKey });
+}
+
+/**
+ * For backends (the API an `EntityBackend` with indexes, like Datastore's, uses): the
+ * top-level properties that the kind which made `k` declared unindexed
+ * ({@link KindOptions.unindexed}); empty for a key made by {@link key} or by hand.
+ */
+export function unindexedPropertiesOf(k: Key): readonly string[] {
+  return (k as { readonly [UNINDEXED]?: readonly string[] })[UNINDEXED] ?? NONE;
 }
 
 /** A string that identifies `k` uniquely; used for maps and messages. */
@@ -67,6 +128,41 @@ export function assertKey(k: unknown): asserts k is Key {
   const { kind, name } = k as { kind?: unknown; name?: unknown };
   assertKindName(kind);
   assertKeyName(kind, name);
+}
+
+function unindexedList<T extends object>(kind: string, options: KindOptions<T>): readonly string[] {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError(
+      `Options of kind "${kind}" must be an object, got ${describe(options)}.`,
+      { context: { kind } },
+    );
+  }
+  const list: unknown = options.unindexed;
+  if (list === undefined) return NONE;
+  if (!Array.isArray(list)) {
+    throw new InvalidArgumentError(
+      `unindexed of kind "${kind}" must be an array of property names, got ${describe(list)}.`,
+      { context: { kind, option: 'unindexed' } },
+    );
+  }
+  const seen = new Set<string>();
+  for (const property of list as unknown[]) {
+    // The Datastore client reads `.` and `[]` in these names as paths into embedded entities
+    // and arrays; a top-level name never needs them.
+    if (typeof property !== 'string' || property.length === 0 || /[.[\]]/.test(property)) {
+      throw new InvalidArgumentError(
+        `unindexed of kind "${kind}" needs top-level property names (non-empty, without "." or "["), got ${describe(property)}.`,
+        { context: { kind, option: 'unindexed' } },
+      );
+    }
+    if (seen.has(property)) {
+      throw new InvalidArgumentError(`unindexed of kind "${kind}" lists "${property}" twice.`, {
+        context: { kind, option: 'unindexed', property },
+      });
+    }
+    seen.add(property);
+  }
+  return seen.size === 0 ? NONE : Object.freeze([...seen]);
 }
 
 function assertKindName(kind: unknown): asserts kind is string {

@@ -1,9 +1,15 @@
-/** Short description of a value for error messages: never the whole value, never a throw. */
+/**
+ * A short description of any value for error messages (`the string "views"`, `number NaN`, `an array`):
+ * never the whole value, never a throw. Shared by every shardcount package so messages read
+ * alike.
+ */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string') {
     if (value.length === 0) return 'an empty string';
-    return value.length > 60 ? `"${value.slice(0, 57)}..."` : `"${value}"`;
+    return value.length > 60
+      ? `a ${value.length}-character string "${value.slice(0, 40)}..."`
+      : `the string "${value}"`;
   }
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') {
     return `${typeof value} ${String(value)}`;
