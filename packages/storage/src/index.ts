@@ -19,6 +19,7 @@ export type {
   CasToken,
 } from './cache/cache-store.js';
 export {
+  DEFAULT_MEMCACHED_FAIL_FAST_MS,
   DEFAULT_MEMCACHED_TIMEOUT_MS,
   MemcachedCacheStore,
   type MemcachedCacheStoreCommonOptions,

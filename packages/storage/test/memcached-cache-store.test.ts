@@ -55,6 +55,7 @@ describe('MemcachedCacheStore on the shared memcached', () => {
   it('realCacheStore gives a MemcachedCacheStore with the default timeout', () => {
     expect(cache).toBeInstanceOf(MemcachedCacheStore);
     expect(cache.timeoutMs).toBe(500);
+    expect(cache.failFastMs).toBe(1000);
     const other = realCacheStore({ timeoutMs: 1234 });
     expect(other.timeoutMs).toBe(1234);
     return other.close();
@@ -333,6 +334,9 @@ describe('MemcachedCacheStore argument checks', () => {
     expect(make({ servers: 'a b:1' })).toThrow(InvalidArgumentError);
     expect(make({ servers: '127.0.0.1:1', timeoutMs: 0 })).toThrow(InvalidArgumentError);
     expect(make({ servers: '127.0.0.1:1', timeoutMs: Number.NaN })).toThrow(InvalidArgumentError);
+    for (const failFastMs of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '10']) {
+      expect(make({ servers: '127.0.0.1:1', failFastMs })).toThrow(InvalidArgumentError);
+    }
     const client = memjs.Client.create('127.0.0.1:1', { logger: silent });
     expect(make({ servers: '127.0.0.1:1', client })).toThrow(InvalidArgumentError);
   });
@@ -447,7 +451,12 @@ describe('MemcachedCacheStore on a private memcached that stops, hangs and comes
   });
 
   it('hung (paused): calls time out with CacheUnavailableError; resumed: the same store works', async () => {
-    const cache = new MemcachedCacheStore({ servers: server.address, timeoutMs: 200 });
+    // Every verb must time out on its own here, not fail fast after the first.
+    const cache = new MemcachedCacheStore({
+      servers: server.address,
+      timeoutMs: 200,
+      failFastMs: 0,
+    });
     try {
       const k = key('hung');
       await cache.set(k, 'before');
@@ -470,7 +479,8 @@ describe('MemcachedCacheStore on a private memcached that stops, hangs and comes
 
   it('a connection memcached dropped (another user sent a bad key) fails its calls, then reconnects', async () => {
     const client = memjs.Client.create(server.address, { logger: silent, retries: 1 });
-    const cache = new MemcachedCacheStore({ client, timeoutMs: 200 });
+    // About reconnecting: each attempt must reach the server, none fail fast.
+    const cache = new MemcachedCacheStore({ client, timeoutMs: 200, failFastMs: 0 });
     try {
       const k = key('wedged');
       await eventually(() => cache.set(k, 'v'));
@@ -498,6 +508,9 @@ describe('MemcachedCacheStore on a private memcached that stops, hangs and comes
     const cache = new MemcachedCacheStore({
       servers: `${server.address},${second.address}`,
       timeoutMs: 200,
+      // Long enough that the checks made while the second server is in its window run
+      // inside it, even on a loaded machine.
+      failFastMs: 2_000,
     });
     const direct = [rawClient(server.address), rawClient(second.address)];
     try {
@@ -526,10 +539,29 @@ describe('MemcachedCacheStore on a private memcached that stops, hangs and comes
           }
         }
         await expect(cache.getMany(keys)).rejects.toBeInstanceOf(CacheUnavailableError);
+        // The hung server is in its fail-fast window: its keys fail at once, getMany among
+        // them, while the first server's keys are served as before.
+        const firstKeys = keys.filter((k) => onFirst.has(k));
+        const secondKey = keys.find((k) => !onFirst.has(k))!;
+        const failedFast = await cache.get(secondKey).catch((e: unknown) => e);
+        expect((failedFast as CacheUnavailableError).context).toMatchObject({
+          reason: 'fail-fast',
+          server: second.address,
+        });
+        const mixed = await cache.getMany([firstKeys[0]!, secondKey]).catch((e: unknown) => e);
+        expect((mixed as CacheUnavailableError).context).toMatchObject({
+          operation: 'getMany',
+          reason: 'fail-fast',
+          key: secondKey,
+        });
+        const fromFirst = await cache.getMany(firstKeys);
+        expect(fromFirst.size).toBe(firstKeys.length);
+        for (const k of firstKeys) expect(fromFirst.get(k)).toBe(keys.indexOf(k) + 1);
       } finally {
         second.resume();
       }
-      const after = await eventually(() => cache.getMany(keys));
+      // Fifty attempts outlast the fail-fast window.
+      const after = await eventually(() => cache.getMany(keys), 50);
       for (const [i, k] of keys.entries()) {
         if (onFirst.has(k)) expect(after.get(k)).toBe(i + 1);
         // The hung server may apply the increments it received once it resumes.
@@ -542,10 +574,142 @@ describe('MemcachedCacheStore on a private memcached that stops, hangs and comes
     }
   });
 
+  it('hung: after one timeout, calls to that server fail fast for failFastMs, then one call probes it', async () => {
+    const timeoutMs = 300;
+    const failFastMs = 800;
+    const cache = new MemcachedCacheStore({ servers: server.address, timeoutMs, failFastMs });
+    try {
+      const k = key('failfast');
+      await eventually(() => cache.set(k, 'before'));
+      await server.pause();
+      try {
+        const first = await cache.get(k).catch((e: unknown) => e);
+        expect(first).toBeInstanceOf(CacheUnavailableError);
+        expect((first as Error).message).toMatch(/did not answer get within 300 ms/);
+
+        // Twenty calls of every verb, none of which waits for the hung server.
+        const started = performance.now();
+        const calls: [string, Promise<unknown>][] = [];
+        for (let i = 0; i < 2; i++) {
+          calls.push(
+            ['get', cache.get(k)],
+            ['getMany', cache.getMany([k])],
+            ['gets', cache.gets(k)],
+            ['cas', cache.cas(k, 1, '1' as CasToken)],
+            ['add', cache.add(k, 1)],
+            ['set', cache.set(k, 1)],
+            ['incr', cache.incr(k, 1, { initial: 0 })],
+            ['decr', cache.decr(k, 1)],
+            ['delete', cache.delete(k)],
+            ['get', cache.get(k)],
+          );
+        }
+        const errors = await Promise.all(calls.map(([, call]) => call.catch((e: unknown) => e)));
+        // A behavioural bound, not a speed target: one timeout would take timeoutMs.
+        expect(performance.now() - started).toBeLessThan(timeoutMs);
+        for (const [i, error] of errors.entries()) {
+          expect(error).toBeInstanceOf(CacheUnavailableError);
+          const failure = error as CacheUnavailableError;
+          expect(failure.context).toMatchObject({
+            operation: calls[i]![0],
+            key: k,
+            reason: 'fail-fast',
+            server: server.address,
+          });
+          expect(failure.message).toMatch(/failed fast.*within the last 800 ms/);
+          expect(failure.cause).toBe(first);
+        }
+
+        // Past the window the next call is sent (and times out: the server is still hung);
+        // calls made while it is in flight keep failing fast.
+        await sleep(failFastMs + 100);
+        const probe = cache.get(k).catch((e: unknown) => e);
+        const duringProbe = await cache.get(k).catch((e: unknown) => e);
+        expect((duringProbe as CacheUnavailableError).context).toMatchObject({
+          reason: 'fail-fast',
+        });
+        expect((duringProbe as Error).message).toMatch(/probing/);
+        const probeError = await probe;
+        expect(probeError).toBeInstanceOf(CacheUnavailableError);
+        expect((probeError as Error).message).toMatch(/did not answer get within 300 ms/);
+        // The failed probe starts the window again.
+        const again = await cache.incr(k, 1).catch((e: unknown) => e);
+        expect((again as CacheUnavailableError).context).toMatchObject({ reason: 'fail-fast' });
+        expect((again as CacheUnavailableError).cause).toBe(probeError);
+      } finally {
+        server.resume();
+      }
+      // Within the window calls still fail fast; the first one after it finds the server back.
+      expect(await eventually(() => cache.get(k))).toBe('before');
+      await cache.set(k, 'after');
+      expect(await cache.get(k)).toBe('after');
+      expect((await cache.getMany([k])).get(k)).toBe('after');
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('failFastMs: 0 turns the window off: every call on a hung server is sent and times out', async () => {
+    const cache = new MemcachedCacheStore({
+      servers: server.address,
+      timeoutMs: 200,
+      failFastMs: 0,
+    });
+    try {
+      expect(cache.failFastMs).toBe(0);
+      const k = key('nofailfast');
+      await eventually(() => cache.set(k, 1));
+      await server.pause();
+      try {
+        for (let i = 0; i < 3; i++) {
+          const error = await cache.get(k).catch((e: unknown) => e);
+          expect(error).toBeInstanceOf(CacheUnavailableError);
+          expect((error as Error).message).toMatch(/did not answer get within 200 ms/);
+          expect((error as CacheUnavailableError).context.reason).toBeUndefined();
+        }
+      } finally {
+        server.resume();
+      }
+      expect(await eventually(() => cache.get(k))).toBe(1);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('answers such as not-found, exists and non-numeric never open the window', async () => {
+    // A window this long would fail the rest of the test if any of these opened it.
+    const cache = new MemcachedCacheStore({ servers: server.address, failFastMs: 60_000 });
+    try {
+      const k = key('answers');
+      const missing = key('missing');
+      await eventually(() => cache.set(k, 'text'));
+      expect(await cache.get(missing)).toBeUndefined();
+      expect(await cache.gets(missing)).toBeUndefined();
+      expect((await cache.getMany([missing])).size).toBe(0);
+      expect(await cache.add(k, 'other')).toBe(false);
+      expect(await cache.cas(k, 'other', '1' as CasToken)).toBe(false);
+      expect(await cache.incr(missing, 1)).toBeUndefined();
+      expect(await cache.delete(missing)).toBe(false);
+      await expect(cache.incr(k, 1)).rejects.toBeInstanceOf(InvalidArgumentError);
+      await cache.set(missing, Number.MAX_SAFE_INTEGER);
+      await expect(cache.incr(missing, 1)).rejects.toBeInstanceOf(OutOfRangeError);
+      await expect(cache.get('')).rejects.toBeInstanceOf(InvalidArgumentError);
+      expect(await cache.get(k)).toBe('text');
+      expect(await cache.get(missing)).toBe(Number.MAX_SAFE_INTEGER);
+    } finally {
+      await cache.close();
+    }
+  });
+
   it('close() releases every socket, also after failures, so the process can exit', async () => {
     await sleep(100); // let sockets earlier tests closed finish closing
     const before = tcpSockets();
-    const cache = new MemcachedCacheStore({ servers: server.address, timeoutMs: 200 });
+    // The call right after the timeout must reconnect, not fail fast.
+    const cache = new MemcachedCacheStore({
+      servers: server.address,
+      timeoutMs: 200,
+      failFastMs: 0,
+    });
     const k = key('close');
     await eventually(() => cache.set(k, 1));
     await Promise.all(Array.from({ length: 20 }, () => cache.incr(k, 1)));

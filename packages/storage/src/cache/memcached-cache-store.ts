@@ -41,6 +41,17 @@ export interface MemcachedCacheStoreCommonOptions {
    * fresh one. Default 500.
    */
   readonly timeoutMs?: number;
+  /**
+   * Fail-fast window, in milliseconds. After a call to a server fails because it timed out or
+   * its connection failed, calls routed to that server during the next `failFastMs` fail at
+   * once with `CacheUnavailableError` (context `reason: 'fail-fast'`, `cause` the failure)
+   * without sending anything, so a hung memcached costs callers one timeout per window
+   * instead of one per call. The first call after the window is sent as a probe (other
+   * calls to that server keep failing fast while it is in flight): if it fails the window
+   * starts again, if it is answered the server is used as before. Answers such as "not
+   * found" or "exists" are not failures. A whole number; 0 turns it off. Default 1000.
+   */
+  readonly failFastMs?: number;
 }
 
 /** Construct a {@link MemcachedCacheStore} that creates and owns its memjs client. */
@@ -76,11 +87,30 @@ export type MemcachedCacheStoreOptions = MemcachedServersOptions | MemcachedClie
 /** Default {@link MemcachedCacheStoreCommonOptions.timeoutMs}. */
 export const DEFAULT_MEMCACHED_TIMEOUT_MS = 500;
 
+/** Default {@link MemcachedCacheStoreCommonOptions.failFastMs}. */
+export const DEFAULT_MEMCACHED_FAIL_FAST_MS = 1000;
+
 const EMPTY = Buffer.alloc(0);
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const silentLogger = { log(): void {} };
 
 type Operation = 'get' | 'getMany' | 'gets' | 'cas' | 'add' | 'set' | 'incr' | 'decr' | 'delete';
+
+/** A server whose last call failed (timeout or connection failure). */
+interface ServerFailure {
+  /** When it failed, on the `performance.now()` clock, in milliseconds. */
+  atMs: number;
+  /** The failure, the cause of the fail-fast errors. */
+  error: unknown;
+  /** Whether a probe call to it is in flight. */
+  probing: boolean;
+}
+
+/** The server memjs routes a key to; none when every server is marked down by memjs's failover. */
+type RoutedServer = memjs.Server | null | undefined;
+
+/** How a call may reach a server: as usual, or as the probe that ends a fail-fast window. */
+type Admission = 'healthy' | 'probe';
 
 /**
  * The {@link CacheStore} over memcached, speaking the binary protocol through memjs.
@@ -101,6 +131,10 @@ type Operation = 'get' | 'getMany' | 'gets' | 'cas' | 'add' | 'set' | 'incr' | '
  *   calls fail with `CacheUnavailableError` (a refused connection at once), and once it is
  *   back the same store works again. No request is ever resent, so a timed-out write may
  *   or may not have been applied.
+ * - After such a failure, calls to that server fail at once for `failFastMs` (default
+ *   1000), then one call probes it; calls to other servers are not affected. `getMany`
+ *   fails (at once) when any of its keys' servers is in its window, as it fails when any
+ *   of them does not answer.
  *
  * @example
  * ```ts
@@ -117,11 +151,15 @@ type Operation = 'get' | 'getMany' | 'gets' | 'cas' | 'add' | 'set' | 'incr' | '
 export class MemcachedCacheStore implements CacheStore {
   readonly #client: memjs.Client;
   readonly #timeoutMs: number;
+  readonly #failFastMs: number;
+  /** Servers in (or probing at the end of) a fail-fast window; healthy ones are absent. */
+  readonly #failures = new Map<memjs.Server, ServerFailure>();
   readonly #inFlight = new Set<Promise<unknown>>();
   #closed = false;
 
   /**
-   * @param options - `servers` (the store creates its client) or `client`, and `timeoutMs`
+   * @param options - `servers` (the store creates its client) or `client`, `timeoutMs` and
+   * `failFastMs`
    * @throws InvalidArgumentError when the options are malformed
    */
   constructor(options: MemcachedCacheStoreOptions) {
@@ -132,6 +170,13 @@ export class MemcachedCacheStore implements CacheStore {
       );
     }
     this.#timeoutMs = timeoutMs;
+    const failFastMs = options.failFastMs ?? DEFAULT_MEMCACHED_FAIL_FAST_MS;
+    if (!Number.isSafeInteger(failFastMs) || failFastMs < 0) {
+      throw new InvalidArgumentError(
+        `failFastMs must be a non-negative whole number of milliseconds, got ${String(failFastMs)}.`,
+      );
+    }
+    this.#failFastMs = failFastMs;
     if (options.client !== undefined && options.servers !== undefined) {
       throw new InvalidArgumentError(
         'Pass either servers or client to MemcachedCacheStore, not both.',
@@ -160,6 +205,11 @@ export class MemcachedCacheStore implements CacheStore {
     return this.#timeoutMs;
   }
 
+  /** The fail-fast window after a server failed, in milliseconds (0: off). */
+  get failFastMs(): number {
+    return this.#failFastMs;
+  }
+
   /** {@inheritDoc CacheStore.get} */
   async get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined> {
     assertCacheKey(key);
@@ -178,10 +228,26 @@ export class MemcachedCacheStore implements CacheStore {
     for (const key of keys) assertCacheKey(key);
     this.#assertOpen();
     const unique = [...new Set(keys)];
+    // One answer missing fails the whole call, so a key whose server is in its fail-fast
+    // window fails it before anything is sent; a server past its window is probed with all
+    // of its keys.
+    const routes = unique.map((key) => this.#client.server(toMemcachedKey(key)));
+    const firstKeys = new Map<RoutedServer, string>();
+    unique.forEach((key, i) => {
+      if (!firstKeys.has(routes[i])) firstKeys.set(routes[i], key);
+    });
+    for (const [server, key] of firstKeys) this.#failFast('getMany', key, server);
+    const admissions = new Map<RoutedServer, Admission>();
+    for (const [server, key] of firstKeys) {
+      admissions.set(server, this.#admit('getMany', key, server));
+    }
     // Requests go out back to back on each server's connection (pipelined), answers are
     // matched by their opaque sequence number.
     const responses = await Promise.all(
-      unique.map((key) => this.#request('getMany', key, Opcode.get, EMPTY, EMPTY)),
+      unique.map((key, i) => {
+        const admission = admissions.get(routes[i]) ?? 'healthy';
+        return this.#request('getMany', key, Opcode.get, EMPTY, EMPTY, undefined, admission);
+      }),
     );
     const found = new Map<string, V>();
     unique.forEach((key, i) => {
@@ -406,9 +472,69 @@ export class MemcachedCacheStore implements CacheStore {
   }
 
   /**
+   * Throws the fail-fast `CacheUnavailableError` when `server` is in its fail-fast window or
+   * is being probed; changes nothing.
+   */
+  #failFast(operation: Operation, key: string, server: RoutedServer): void {
+    const failure = server ? this.#failures.get(server) : undefined;
+    if (failure === undefined || !server) return;
+    const sinceMs = performance.now() - failure.atMs;
+    if (sinceMs >= this.#failFastMs && !failure.probing) return;
+    const name = `${server.host}:${server.port}`;
+    const why =
+      sinceMs < this.#failFastMs
+        ? `it failed within the last ${this.#failFastMs} ms`
+        : `it failed and a call probing whether it is back has not settled yet`;
+    throw new CacheUnavailableError(
+      `memcached ${operation} of cache key "${key}" failed fast, nothing sent: server ${name} is skipped because ${why} (${describeFailure(failure.error)}).`,
+      {
+        context: {
+          operation,
+          key,
+          reason: 'fail-fast',
+          server: name,
+          failFastMs: this.#failFastMs,
+        },
+        cause: failure.error,
+      },
+    );
+  }
+
+  /**
+   * Lets a call reach `server`: throws as {@link #failFast} does, else tells whether the call
+   * is the probe that ends the server's fail-fast window (and marks the probe in flight).
+   */
+  #admit(operation: Operation, key: string, server: RoutedServer): Admission {
+    this.#failFast(operation, key, server);
+    const failure = server ? this.#failures.get(server) : undefined;
+    if (failure === undefined) return 'healthy';
+    failure.probing = true;
+    return 'probe';
+  }
+
+  /** Records how a request to `server` ended, opening, restarting or closing its window. */
+  #settled(server: RoutedServer, admission: Admission, error: unknown): void {
+    if (!server || this.#failFastMs === 0) return;
+    const failure = this.#failures.get(server);
+    if (error === undefined) {
+      if (admission === 'probe') this.#failures.delete(server);
+      return;
+    }
+    if (failure === undefined) {
+      this.#failures.set(server, { atMs: performance.now(), error, probing: false });
+      return;
+    }
+    failure.atMs = performance.now();
+    failure.error = error;
+    if (admission === 'probe') failure.probing = false;
+  }
+
+  /**
    * Sends one request for the caller's `key` through memjs's `perform` and resolves with the
    * response, whatever its status. Rejects with `CacheUnavailableError` when the connection
-   * fails or no answer comes within the timeout; a late answer is dropped.
+   * fails or no answer comes within the timeout (a late answer is dropped), and at once,
+   * sending nothing, when the key's server is in its fail-fast window. `admission` is given
+   * when the caller has already admitted the call (`getMany`).
    */
   #request(
     operation: Operation,
@@ -417,9 +543,12 @@ export class MemcachedCacheStore implements CacheStore {
     extras: Buffer,
     value: Buffer,
     cas?: bigint,
+    admission?: Admission,
   ): Promise<MemcachedResponse> {
     const client = this.#client;
     const memcachedKey = toMemcachedKey(key);
+    const server = client.server(memcachedKey);
+    const admitted = admission ?? this.#admit(operation, key, server);
     const context = { operation, key };
     const timeoutMs = this.#timeoutMs;
     const promise = new Promise<MemcachedResponse>((resolve, reject) => {
@@ -431,9 +560,9 @@ export class MemcachedCacheStore implements CacheStore {
           `memcached did not answer ${operation} within ${timeoutMs} ms.`,
           { context },
         );
+        this.#settled(server, admitted, error);
         // The connection may be dead without memjs noticing (no FIN, a half-read answer):
         // drop it so the next call reconnects instead of waiting on it too.
-        const server = client.server(memcachedKey);
         if (server) {
           destroyServerSockets(
             server,
@@ -447,13 +576,14 @@ export class MemcachedCacheStore implements CacheStore {
         settled = true;
         clearTimeout(timer);
         if (error !== null || response === null) {
-          reject(
-            new CacheUnavailableError(
-              `memcached ${operation} failed: ${error?.message ?? 'no response'}`,
-              { context, cause: error },
-            ),
+          const failure = new CacheUnavailableError(
+            `memcached ${operation} failed: ${error?.message ?? 'no response'}`,
+            { context, cause: error },
           );
+          this.#settled(server, admitted, failure);
+          reject(failure);
         } else {
+          this.#settled(server, admitted, undefined);
           resolve(response);
         }
       };
@@ -496,6 +626,11 @@ function statusError(
   // The value fits our limit but not this server's item size (-I): the argument is at fault.
   if (status === Status.valueTooLarge) return new InvalidArgumentError(message, options);
   return new CacheUnavailableError(message, options);
+}
+
+/** The message of a failure, for a fail-fast error's message. */
+function describeFailure(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function assertServers(servers: unknown): asserts servers is string {
