@@ -43,12 +43,6 @@ export interface PingPongCounterOptions {
    */
   readonly settleMs?: number;
   /**
-   * After a failed cache call, increments skip memcached and apply `onCacheUnavailable`
-   * directly for this many milliseconds, so an outage does not cost every caller a cache
-   * timeout. 0 disables it. Default 1000.
-   */
-  readonly cacheBackoffMs?: number;
-  /**
    * How long the first increment of a new name in this process waits before its registry
    * entry is written (batched with others), in milliseconds. Default 1000.
    */
@@ -76,7 +70,6 @@ export interface ResolvedOptions {
   readonly onCacheUnavailable: CacheUnavailablePolicy;
   readonly slotTtlSeconds: number;
   readonly settleMs: number;
-  readonly cacheBackoffMs: number;
   readonly registrationDelayMs: number;
   readonly maxRememberedNames: number;
   readonly flushConcurrency: number;
@@ -140,7 +133,6 @@ export function resolveOptions(options: PingPongCounterOptions): ResolvedOptions
     onCacheUnavailable,
     slotTtlSeconds,
     settleMs,
-    cacheBackoffMs: integerOption('cacheBackoffMs', options.cacheBackoffMs, 1000, 0),
     registrationDelayMs: integerOption('registrationDelayMs', options.registrationDelayMs, 1000, 0),
     maxRememberedNames: integerOption('maxRememberedNames', options.maxRememberedNames, 10_000, 1),
     flushConcurrency: integerOption('flushConcurrency', options.flushConcurrency, 8, 1),

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import {
   CacheUnavailableError,
   type CacheValue,
@@ -89,9 +88,6 @@ export class PingPongCounter {
     flushes: 0,
     flushFailures: 0,
   };
-  /** `performance.now()` until which increments skip memcached after a failure. */
-  #cacheDownUntil = 0;
-  #lastCacheError: unknown;
   #flushChain: Promise<unknown> = Promise.resolve();
   #flusher: Flusher | undefined;
   #closed = false;
@@ -143,9 +139,6 @@ export class PingPongCounter {
     assertDelta(delta, name);
     if (delta === 0) return 'noop';
     this.#registry.note(name);
-    if (performance.now() < this.#cacheDownUntil) {
-      return this.#whenCacheUnavailable(name, delta, this.#lastCacheError);
-    }
     const epoch = this.#schedule.epochAt(this.#options.now());
     const key = slotKey(this.namespace, name, epoch, delta > 0 ? 'up' : 'down');
     try {
@@ -155,7 +148,7 @@ export class PingPongCounter {
       });
     } catch (error) {
       if (!(error instanceof CacheUnavailableError)) throw error;
-      this.#cacheFailed(error);
+      this.#stats.cacheFailures++;
       return this.#whenCacheUnavailable(name, delta, error);
     }
     this.#stats.cached++;
@@ -304,14 +297,6 @@ export class PingPongCounter {
     }
   }
 
-  #cacheFailed(error: CacheUnavailableError): void {
-    this.#stats.cacheFailures++;
-    this.#lastCacheError = error;
-    if (this.#options.cacheBackoffMs > 0) {
-      this.#cacheDownUntil = performance.now() + this.#options.cacheBackoffMs;
-    }
-  }
-
   async #whenCacheUnavailable(
     name: string,
     delta: number,
@@ -398,7 +383,7 @@ export class PingPongCounter {
     try {
       found = await this.#options.cache.getMany(keys);
     } catch (error) {
-      if (error instanceof CacheUnavailableError) this.#cacheFailed(error);
+      if (error instanceof CacheUnavailableError) this.#stats.cacheFailures++;
       throw error;
     }
     const result = new Map<string, Map<number, SlotValues>>();

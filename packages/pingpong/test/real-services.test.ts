@@ -53,7 +53,6 @@ describe('PingPongCounter when a real memcached stops mid-run', () => {
         namespace: `pp-${uuid().slice(0, 8)}`,
         now: clock.now,
         onCacheUnavailable: policy,
-        cacheBackoffMs: 0,
       });
       const name = 'stopped';
       try {
