@@ -1,8 +1,13 @@
-import { describeValue, InvalidArgumentError, OutOfRangeError } from '@shardcount/storage';
+import {
+  describeValue,
+  InvalidArgumentError,
+  MAX_KEY_NAME_BYTES,
+  OutOfRangeError,
+} from '@shardcount/storage';
 import { MAX_SHARDS } from './counter-entities.js';
 
 /** Longest counter name, in UTF-8 bytes (Datastore's key-name limit). */
-export const MAX_COUNTER_NAME_BYTES = 1500;
+export const MAX_COUNTER_NAME_BYTES: number = MAX_KEY_NAME_BYTES;
 
 /** Longest description and idempotency key, in UTF-8 bytes (Datastore's indexed-string limit). */
 export const MAX_TEXT_BYTES = 1500;
