@@ -12,6 +12,14 @@ export default defineConfig({
         find: /^@shardcount\/storage\/testing$/,
         replacement: src('./packages/storage/src/testing/index.ts'),
       },
+      {
+        find: /^@shardcount\/storage\/datastore$/,
+        replacement: src('./packages/storage/src/datastore.ts'),
+      },
+      {
+        find: /^@shardcount\/storage\/memcached$/,
+        replacement: src('./packages/storage/src/memcached.ts'),
+      },
       { find: /^@shardcount\/storage$/, replacement: src('./packages/storage/src/index.ts') },
       { find: /^@shardcount\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@shardcount\/pingpong$/, replacement: src('./packages/pingpong/src/index.ts') },

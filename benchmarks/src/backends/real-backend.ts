@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type CacheStore, DatastoreEntityStore, MemcachedCacheStore } from '@shardcount/storage';
+import type { CacheStore } from '@shardcount/storage';
+import { DatastoreEntityStore } from '@shardcount/storage/datastore';
+import { MemcachedCacheStore } from '@shardcount/storage/memcached';
 import {
   type DatastoreEmulator,
   type MemcachedServer,

@@ -141,7 +141,8 @@ export interface ShardedCounterServiceOptions {
  * @example
  * ```ts
  * import { Datastore } from '@google-cloud/datastore';
- * import { DatastoreEntityStore, MemcachedCacheStore } from '@shardcount/storage';
+ * import { DatastoreEntityStore } from '@shardcount/storage/datastore';
+ * import { MemcachedCacheStore } from '@shardcount/storage/memcached';
  *
  * const service = new ShardedCounterService({
  *   store: new DatastoreEntityStore({ datastore: new Datastore({ projectId: 'my-project' }) }),

@@ -2,10 +2,14 @@
  * `@shardcount/storage`: the storage abstraction every shardcount package shares.
  *
  * - {@link EntityStore}: an Objectify-like entity store with typed keys and an ambient
- *   transaction, over Cloud Datastore ({@link DatastoreEntityStore}) or in memory
- *   ({@link MemoryEntityStore}).
- * - {@link CacheStore}: a memcache-like best-effort cache with CAS, over memcached
- *   ({@link MemcachedCacheStore}) or in memory ({@link MemoryCacheStore}).
+ *   transaction, in memory ({@link MemoryEntityStore}) or over Cloud Datastore
+ *   (`DatastoreEntityStore` from `@shardcount/storage/datastore`).
+ * - {@link CacheStore}: a memcache-like best-effort cache with CAS, in memory
+ *   ({@link MemoryCacheStore}) or over memcached (`MemcachedCacheStore` from
+ *   `@shardcount/storage/memcached`).
+ *
+ * The root loads no client library: each real adapter lives behind its own subpath, and its
+ * client is an optional peer dependency that only apps importing that subpath install.
  *
  * @packageDocumentation
  */
@@ -18,34 +22,12 @@ export type {
   CasEntry,
   CasToken,
 } from './cache/cache-store.js';
-export {
-  DEFAULT_MEMCACHED_FAIL_FAST_MS,
-  DEFAULT_MEMCACHED_TIMEOUT_MS,
-  MemcachedCacheStore,
-  type MemcachedCacheStoreCommonOptions,
-  type MemcachedCacheStoreOptions,
-  type MemcachedClientOptions,
-  type MemcachedServersOptions,
-} from './cache/memcached-cache-store.js';
-export {
-  MAPPED_KEY_PREFIX,
-  MEMCACHED_MAX_KEY_BYTES,
-  toMemcachedKey,
-} from './cache/memcached-key.js';
 export { MemoryCacheStore, type MemoryCacheStoreOptions } from './cache/memory-cache-store.js';
 export {
   BackendEntityStore,
   DEFAULT_RETRY_POLICY,
   type EntityStoreOptions,
 } from './entity/backend-entity-store.js';
-export {
-  DATASTORE_LIMITS,
-  DatastoreEntityBackend,
-  type DatastoreEntityBackendOptions,
-  DatastoreEntityStore,
-  type DatastoreEntityStoreOptions,
-  DEFAULT_DATASTORE_CALL_TIMEOUT_MS,
-} from './entity/datastore-entity-store.js';
 export type {
   BackendQuery,
   BackendTransaction,

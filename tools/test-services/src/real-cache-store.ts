@@ -1,4 +1,4 @@
-import { MemcachedCacheStore } from '@shardcount/storage';
+import { MemcachedCacheStore } from '@shardcount/storage/memcached';
 import { inject } from 'vitest';
 import type {} from './provided-context.js';
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { DatastoreEntityStore, type RetryPolicy } from '@shardcount/storage';
+import type { RetryPolicy } from '@shardcount/storage';
+import { DatastoreEntityStore } from '@shardcount/storage/datastore';
 import { inject } from 'vitest';
 import { createEmulatorClient } from './datastore-emulator.js';
 import type {} from './provided-context.js';

@@ -2,6 +2,7 @@ import type { Datastore, Key as DatastoreKey, Transaction } from '@google-cloud/
 import { InvalidArgumentError } from '../errors/index.js';
 import { describeValue } from '../util/describe-value.js';
 import { BackendEntityStore, type EntityStoreOptions } from './backend-entity-store.js';
+import { DATASTORE_CLIENT_METHODS, type DatastoreClient } from './datastore-client.js';
 import {
   type DatastoreOperation,
   datastoreCallTimeoutError,
@@ -59,10 +60,12 @@ interface OpenTransaction {
 /** Options of {@link DatastoreEntityBackend}. */
 export interface DatastoreEntityBackendOptions {
   /**
-   * The client to use, configured by the caller (project, credentials, endpoint). The
-   * backend owns it from now on: `close()` closes it.
+   * The `@google-cloud/datastore` client to use (10.1 or later, 11.x included), configured by
+   * the caller (project, credentials, endpoint). The backend owns it from now on: `close()`
+   * closes it. Typed by the methods the adapter calls ({@link DatastoreClient}), so a
+   * client of any supported major version compiles.
    */
-  readonly datastore: Datastore;
+  readonly datastore: DatastoreClient;
   /**
    * Namespace of every key and query. Defaults to the client's own `namespace`, else the
    * default namespace.
@@ -124,12 +127,27 @@ export class DatastoreEntityBackend implements EntityBackend {
    * @param options - the client, the namespace and the per-call timeout
    */
   constructor(options: DatastoreEntityBackendOptions) {
-    const { datastore } = options;
-    if (typeof datastore !== 'object' || datastore === null) {
+    if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError(
-        `DatastoreEntityStore needs a Datastore client from @google-cloud/datastore, got ${describeValue(datastore)}.`,
+        `DatastoreEntityStore needs an options object with a datastore client, got ${describeValue(options)}.`,
+        { context: { argument: 'options' } },
       );
     }
+    const client: unknown = options.datastore;
+    if (
+      typeof client !== 'object' ||
+      client === null ||
+      DATASTORE_CLIENT_METHODS.some(
+        (method) => typeof (client as Record<string, unknown>)[method] !== 'function',
+      )
+    ) {
+      throw new InvalidArgumentError(
+        `DatastoreEntityStore needs a Datastore client from @google-cloud/datastore (>=10.1 <12) as options.datastore, got ${describeValue(client)}.`,
+        { context: { option: 'datastore' } },
+      );
+    }
+    // The shape was checked above; inside, the adapter uses the library's own types.
+    const datastore = client as Datastore;
     if (options.namespace !== undefined && typeof options.namespace !== 'string') {
       throw new InvalidArgumentError(
         `A Datastore namespace must be a string, got ${describeValue(options.namespace)}.`,
@@ -528,7 +546,8 @@ function assertFilter(kind: string, filter: PropertyFilter): void {
  * @example
  * ```ts
  * import { Datastore } from '@google-cloud/datastore';
- * import { DatastoreEntityStore, defineKind } from '@shardcount/storage';
+ * import { defineKind } from '@shardcount/storage';
+ * import { DatastoreEntityStore } from '@shardcount/storage/datastore';
  *
  * interface Page { title: string; views: number }
  * const Pages = defineKind<Page>('Page');
