@@ -7,6 +7,7 @@
 # benchmarks/results/latest-<backend>.{md,json}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/project-tools.sh
 
 backend=${SHARDCOUNT_BENCH_BACKEND:-embedded}
 previous=
@@ -19,10 +20,11 @@ for arg in "$@"; do
 done
 
 if [ "$backend" = "real" ]; then
-  bash scripts/bootstrap.sh --services # memcached, Java and the Datastore emulator
+  bash scripts/bootstrap.sh --services # memcached, redis-server, Java and the Datastore emulator
 else
   bash scripts/bootstrap.sh
 fi
+use_project_pnpm
 pnpm run build
 cd benchmarks
 exec node_modules/.bin/tsx src/run.ts "$@"
