@@ -44,4 +44,8 @@ export interface PingPongStats {
   readonly flushes: number;
   /** Failures reported by those flushes. */
   readonly flushFailures: number;
+  /** Epochs (counted per counter) whose slots those flushes found lost by memcache. */
+  readonly lostEpochs: number;
+  /** Counters those flushes marked idle. */
+  readonly idled: number;
 }

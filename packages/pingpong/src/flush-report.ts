@@ -18,6 +18,22 @@ export interface FlushFailure {
 }
 
 /**
+ * Counts memcache lost before a flush could move them, as one flush detected them for one
+ * counter. memcached does not say how much a lost slot held beyond what was already drained,
+ * so the amount is unknown; increments that re-created the slot afterwards are not lost (the
+ * flush moves them).
+ */
+export interface CounterLoss {
+  /** The counter. */
+  readonly name: string;
+  /**
+   * Open epochs whose slots were found gone, or re-created below what was already drained
+   * from them: the increments they held beyond their watermarks were lost.
+   */
+  readonly epochs: readonly number[];
+}
+
+/**
  * What a flush did. A counter listed in `errors` had nothing moved by this flush, or (after
  * an `AmbiguousCommitError`) possibly everything: either way the next flush moves exactly
  * what is still missing, never anything twice.
@@ -29,8 +45,15 @@ export interface FlushReport {
   readonly flushed: number;
   /** Net amount moved into durable counts (increments minus decrements). */
   readonly moved: number;
-  /** Epochs drained: ended at least `settleMs` ago and not yet expired. */
+  /**
+   * Epochs read: from the oldest open epoch of the counters examined to the newest one that
+   * ended at least `settleMs` ago (empty when nothing was read).
+   */
   readonly epochs: EpochRange;
+  /** Counters this flush marked idle (skipped by later flushes until incremented again). */
+  readonly idled: number;
+  /** Losses detected, one entry per counter; empty when memcache lost nothing that a flush can see. */
+  readonly lost: readonly CounterLoss[];
   /** Failures, per counter where there is one. Empty when everything was drained. */
   readonly errors: readonly FlushFailure[];
 }
@@ -39,7 +62,8 @@ export interface FlushReport {
 export interface FlusherOptions {
   /**
    * Wait between the end of one flush and the start of the next, in milliseconds (runs
-   * never overlap). Keep it well under the slot TTL; `intervalMs` is a good choice.
+   * never overlap). `intervalMs` is a good choice: each epoch is then drained once while
+   * open and closed by the flush after.
    */
   readonly everyMs: number;
   /** Called with each flush's report, e.g. to log `errors`. */

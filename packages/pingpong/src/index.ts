@@ -2,8 +2,9 @@
  * `@shardcount/pingpong`: a cheap, buffered counter for counts that may be slightly late and,
  * in rare cases, slightly low. Increments cost one memcached round trip and never touch the
  * datastore; a flusher (in-process timer or a cron endpoint) moves ended epochs into a
- * durable count in Cloud Datastore, exactly once, with a per-epoch watermark stored in the
- * same transaction as the count.
+ * durable count in Cloud Datastore, exactly once, with per-epoch watermarks and a closed-epoch
+ * floor stored in the same transaction as the count. Counts wait in memcache for
+ * `retentionMs` (default 24 h) through outages and missed flushes.
  *
  * Start with {@link PingPongCounter}; the package README explains the accuracy model and the
  * loss bound.
@@ -18,8 +19,18 @@ export {
 export type { CounterValue, IncrementOutcome, PingPongStats } from './counter-value.js';
 export type { EpochRange } from './epoch-schedule.js';
 export { CounterClosedError, isCounterClosedError } from './errors/counter-closed-error.js';
-export type { FlusherOptions, FlushFailure, FlushOptions, FlushReport } from './flush-report.js';
-export type { CacheUnavailablePolicy, PingPongCounterOptions } from './options.js';
+export type {
+  CounterLoss,
+  FlusherOptions,
+  FlushFailure,
+  FlushOptions,
+  FlushReport,
+} from './flush-report.js';
+export {
+  type CacheUnavailablePolicy,
+  DEFAULT_RETENTION_MS,
+  type PingPongCounterOptions,
+} from './options.js';
 export { PingPongCounter } from './ping-pong-counter.js';
 export { type SlotDirection, slotKey } from './slot-keys.js';
 export { MAX_COUNTER_NAME_BYTES } from './validation.js';

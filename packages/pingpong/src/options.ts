@@ -1,5 +1,12 @@
 import type { CacheStore, EntityStore } from '@shardcount/storage';
 import { describeValue, InvalidArgumentError } from '@shardcount/storage';
+import type { CounterLoss } from './flush-report.js';
+
+/** Default {@link PingPongCounterOptions.retentionMs}: 24 hours. */
+export const DEFAULT_RETENTION_MS = 86_400_000;
+
+/** memcached's longest relative TTL, in seconds (30 days); longer ones are absolute times. */
+const MAX_RELATIVE_TTL_SECONDS = 2_592_000;
 
 /**
  * What an increment does when memcached cannot be reached (`CacheUnavailableError`):
@@ -30,11 +37,16 @@ export interface PingPongCounterOptions {
   /** What an increment does while memcached is unreachable. Default `'write-through'`. */
   readonly onCacheUnavailable?: CacheUnavailablePolicy;
   /**
-   * Slots are created with a TTL of this many intervals (whole seconds, rounded up), so
-   * memcache holds at most a few slots per counter. Every epoch must be flushed within this
-   * time after it ends or it is lost. Integer, at least 2. Default 3.
+   * How long the counts of an ended epoch wait in memcache for a flush, in milliseconds:
+   * a Datastore outage or missed flushes shorter than this lose nothing. Independent of
+   * `intervalMs`; slots are created with a TTL that covers this much time after their
+   * epoch ends, plus margin for memcached's whole-second expiry clock (a TTL of N seconds
+   * can end after N − 1). Also how long a counter must see no increments before flushes
+   * stop reading it (see the README's "Idle counters"). A whole number from
+   * `4 × intervalMs` to 30 days minus `2 × intervalMs` (memcached's longest relative TTL).
+   * Default 86,400,000 (24 hours).
    */
-  readonly slotTtlIntervals?: number;
+  readonly retentionMs?: number;
   /**
    * How long after an epoch ends before a flush drains it, in milliseconds, so that
    * increments in flight when it ended (or from processes whose clocks run a little slow)
@@ -52,6 +64,13 @@ export interface PingPongCounterOptions {
    * again. Forgetting a name only costs one extra lookup. Default 10,000.
    */
   readonly maxRememberedNames?: number;
+  /**
+   * Called once for every counter whose flush found that memcache lost counts (a slot
+   * gone or re-created below what was already drained), after the flush moved what was
+   * left. The same losses are in the flush's {@link FlushReport.lost} and in
+   * {@link PingPongStats}. Exceptions it throws are ignored.
+   */
+  readonly onLoss?: (loss: CounterLoss) => void;
   /** Counters a flush drains in parallel (one transaction each). Default 8. */
   readonly flushConcurrency?: number;
   /**
@@ -68,8 +87,10 @@ export interface ResolvedOptions {
   readonly intervalMs: number;
   readonly namespace: string;
   readonly onCacheUnavailable: CacheUnavailablePolicy;
+  readonly retentionMs: number;
   readonly slotTtlSeconds: number;
   readonly settleMs: number;
+  readonly onLoss: ((loss: CounterLoss) => void) | undefined;
   readonly registrationDelayMs: number;
   readonly maxRememberedNames: number;
   readonly flushConcurrency: number;
@@ -106,8 +127,28 @@ export function resolveOptions(options: PingPongCounterOptions): ResolvedOptions
       `onCacheUnavailable must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}, got ${describeValue(onCacheUnavailable)}.`,
     );
   }
-  const slotTtlIntervals = integerOption('slotTtlIntervals', options.slotTtlIntervals, 3, 2);
-  const slotTtlSeconds = Math.ceil((slotTtlIntervals * intervalMs) / 1000);
+  if ('slotTtlIntervals' in options) {
+    throw new InvalidArgumentError(
+      'slotTtlIntervals was removed in 0.2: slots now live for retentionMs (default 24 h), independent of intervalMs.',
+    );
+  }
+  const retentionMs = integerOption(
+    'retentionMs',
+    options.retentionMs,
+    DEFAULT_RETENTION_MS,
+    4 * intervalMs,
+  );
+  const slotTtlSeconds = slotTtlSecondsFor(retentionMs, intervalMs);
+  if (slotTtlSeconds > MAX_RELATIVE_TTL_SECONDS) {
+    throw new InvalidArgumentError(
+      `retentionMs (${retentionMs}) is too long for intervalMs ${intervalMs}: slots would need a TTL of ${slotTtlSeconds} s, past memcached's 30-day (${MAX_RELATIVE_TTL_SECONDS} s) relative TTL.`,
+    );
+  }
+  if (options.onLoss !== undefined && typeof options.onLoss !== 'function') {
+    throw new InvalidArgumentError(
+      `onLoss must be a function, got ${describeValue(options.onLoss)}.`,
+    );
+  }
   const settleMs = integerOption(
     'settleMs',
     options.settleMs,
@@ -131,8 +172,10 @@ export function resolveOptions(options: PingPongCounterOptions): ResolvedOptions
     intervalMs,
     namespace,
     onCacheUnavailable,
+    retentionMs,
     slotTtlSeconds,
     settleMs,
+    onLoss: options.onLoss,
     registrationDelayMs: integerOption('registrationDelayMs', options.registrationDelayMs, 1000, 0),
     maxRememberedNames: integerOption('maxRememberedNames', options.maxRememberedNames, 10_000, 1),
     flushConcurrency: integerOption('flushConcurrency', options.flushConcurrency, 8, 1),
@@ -154,4 +197,16 @@ export function integerOption(
     );
   }
   return value;
+}
+
+/**
+ * The TTL a slot is created with, in whole seconds, so that it outlives the end of its epoch
+ * by at least `retentionMs`. A slot is created by the first increment of its epoch, at the
+ * earliest at its start as seen by a process whose clock runs half an interval ahead:
+ * `1.5 × intervalMs` before the epoch ends on a correct clock. memcached counts expiry on a
+ * whole-second clock of its own, so a TTL of N seconds may end after only N − 1: one more
+ * second makes up for it.
+ */
+export function slotTtlSecondsFor(retentionMs: number, intervalMs: number): number {
+  return Math.ceil((retentionMs + 1.5 * intervalMs) / 1000) + 1;
 }

@@ -7,20 +7,32 @@ import {
 } from '@shardcount/storage';
 import {
   counterKey,
-  type DrainResult,
-  drainInto,
   loadedCounterEntity,
   newCounterEntity,
+  openStart,
   type PingPongCounterEntity,
   PingPongCounterKind,
-  type SlotValues,
+  revised,
 } from './counter-entity.js';
 import type { CounterValue, IncrementOutcome, PingPongStats } from './counter-value.js';
-import { EpochSchedule, epochsOf } from './epoch-schedule.js';
+import {
+  type DrainInput,
+  type DrainResult,
+  drainInto,
+  resetInto,
+  type SlotValues,
+} from './drain.js';
+import { type EpochRange, EpochSchedule } from './epoch-schedule.js';
 import { CounterClosedError } from './errors/counter-closed-error.js';
-import type { FlusherOptions, FlushFailure, FlushOptions, FlushReport } from './flush-report.js';
+import type {
+  CounterLoss,
+  FlusherOptions,
+  FlushFailure,
+  FlushOptions,
+  FlushReport,
+} from './flush-report.js';
 import { forEachLimited } from './map-limit.js';
-import { NameRegistry } from './name-registry.js';
+import { NameRegistry, type NotedName } from './name-registry.js';
 import {
   type CacheUnavailablePolicy,
   integerOption,
@@ -28,13 +40,25 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
-import { type SlotDirection, slotKey } from './slot-keys.js';
+import { slotKey } from './slot-keys.js';
 import { assertCounterName, assertDelta } from './validation.js';
 
-/** Counters whose slots one flush reads in one cache round trip. */
-const FLUSH_BATCH = 100;
+/** Most slot keys one flush reads in one cache round trip. */
+const MAX_KEYS_PER_READ = 1_000;
 
-/** Entities created in one registration transaction (legacy Datastore allows 25 groups). */
+/**
+ * Most epochs of one counter a flush (or `get`, `reset`) reads; a longer backlog (after an
+ * outage of more than this many intervals) is worked through by the following flushes.
+ */
+const MAX_EPOCHS_PER_READ = 500;
+
+/**
+ * A counter whose slots hold nothing new is written only once this many epochs can be
+ * closed, so a quiet counter costs a transaction every few intervals, not every flush.
+ */
+const CLOSE_EVERY_EPOCHS = 4;
+
+/** Entities written in one registration transaction (legacy Datastore allows 25 groups). */
 const REGISTRATION_CHUNK = 25;
 
 interface Flusher {
@@ -43,21 +67,33 @@ interface Flusher {
   stopped: boolean;
 }
 
+/** One counter a flush works on. */
+interface FlushTarget {
+  readonly name: string;
+  /** The entity as read before the slots (registry query or lookup); absent when none. */
+  readonly snapshot: PingPongCounterEntity | undefined;
+  /** Epochs whose slots are read. */
+  readonly read: EpochRange;
+}
+
 /**
  * A cheap, buffered counter: increments cost one memcached round trip and never touch the
  * datastore; a flusher moves settled amounts into a durable count, exactly once.
  *
  * Time is cut into epochs of `intervalMs`. An increment adds to the slot of the current
  * epoch (`incr` with an initial value: the slot is created atomically on the server, so
- * no two processes can race to create it). A flush drains epochs that have ended: in one
- * transaction per counter it adds to the durable count what each slot holds beyond the
- * watermark stored for that epoch, and raises the watermark. Running it twice, from two
- * processes at once, or again after a crash therefore moves nothing twice, and an
- * increment that lands in a slot after it was drained is moved by the next flush.
- * Slots are never deleted; they expire after `slotTtlIntervals` intervals.
+ * no two processes can race to create it). A flush drains the open epochs that have ended:
+ * in one transaction per counter it adds to the durable count what each slot holds beyond
+ * the watermark stored for that epoch, raises the watermark, and closes the epochs that
+ * ended more than `intervalMs + settleMs` ago (they are never read again). Every decision
+ * comes from what that transaction reads, so running it twice, from two processes at once,
+ * slowly, or again after a crash moves nothing twice, and an increment that lands in a slot
+ * after it was drained (but before it closed) is moved by the next flush.
  *
- * The only loss is memcache losing a slot before its flush (eviction, restart): at most
- * the increments of that one epoch that were not yet flushed. See the package README.
+ * Slots are never deleted; they expire `retentionMs` after their epoch (default 24 h), so
+ * counts wait in memcache through Datastore outages and missed flushes shorter than that.
+ * The only loss is memcache losing a slot before its flush (eviction, restart); a flush
+ * reports the losses it can detect ({@link FlushReport.lost}). See the package README.
  *
  * @example
  * ```ts
@@ -72,7 +108,9 @@ export class PingPongCounter {
   readonly intervalMs: number;
   /** Prefix of this counter set's memcache keys and entity keys. */
   readonly namespace: string;
-  /** TTL of every slot, in whole seconds. */
+  /** How long counts of an ended epoch wait in memcache for a flush, in milliseconds. */
+  readonly retentionMs: number;
+  /** TTL of every slot, in whole seconds (covers `retentionMs` after the epoch, plus margin). */
   readonly slotTtlSeconds: number;
   /** What increments do while memcached is unavailable. */
   readonly onCacheUnavailable: CacheUnavailablePolicy;
@@ -87,6 +125,8 @@ export class PingPongCounter {
     cacheFailures: 0,
     flushes: 0,
     flushFailures: 0,
+    lostEpochs: 0,
+    idled: 0,
   };
   #flushChain: Promise<unknown> = Promise.resolve();
   #flusher: Flusher | undefined;
@@ -95,25 +135,24 @@ export class PingPongCounter {
   /**
    * Checks every option before any I/O.
    *
-   * @param options - cache, store, interval and policies; see {@link PingPongCounterOptions}
-   * @throws InvalidArgumentError for a missing cache or store, `intervalMs` below 1000, or
-   *   any other invalid option
+   * @param options - cache, store, interval, retention and policies; see {@link PingPongCounterOptions}
+   * @throws InvalidArgumentError for a missing cache or store, `intervalMs` below 1000, a
+   *   `retentionMs` out of range, or any other invalid option
    */
   constructor(options: PingPongCounterOptions) {
     this.#options = resolveOptions(options);
     this.intervalMs = this.#options.intervalMs;
     this.namespace = this.#options.namespace;
+    this.retentionMs = this.#options.retentionMs;
     this.slotTtlSeconds = this.#options.slotTtlSeconds;
     this.onCacheUnavailable = this.#options.onCacheUnavailable;
-    this.#schedule = new EpochSchedule(
-      this.#options.intervalMs,
-      this.#options.slotTtlSeconds,
-      this.#options.settleMs,
-    );
+    this.#schedule = new EpochSchedule(this.#options.intervalMs, this.#options.settleMs);
     this.#registry = new NameRegistry(
       (names) => this.#register(names),
       this.#options.registrationDelayMs,
       this.#options.maxRememberedNames,
+      Math.floor(this.#options.retentionMs / 4),
+      this.#options.now,
     );
   }
 
@@ -138,11 +177,12 @@ export class PingPongCounter {
     assertCounterName(name);
     assertDelta(delta, name);
     if (delta === 0) return 'noop';
-    this.#registry.note(name);
-    const epoch = this.#schedule.epochAt(this.#options.now());
+    const nowMs = this.#options.now();
+    const epoch = this.#schedule.epochAt(nowMs);
+    this.#registry.note(name, epoch, nowMs);
     const key = slotKey(this.namespace, name, epoch, delta > 0 ? 'up' : 'down');
     try {
-      await this.#options.cache.incr(key, Math.abs(delta), {
+      await this.#options.cache.incr(key, delta > 0 ? delta : -delta, {
         initial: 0,
         ttlSeconds: this.slotTtlSeconds,
       });
@@ -157,10 +197,10 @@ export class PingPongCounter {
 
   /**
    * Reads the counter: the durable count, what waits in memcache beyond the watermarks, and
-   * their sum. Two reads in parallel (one entity lookup, one multi-get of the live slots);
-   * the count and watermarks are read together, so a flush running at the same time never
-   * makes an increment appear twice. When memcache cannot be read, `pending` is 0 and
-   * `pendingKnown` is false.
+   * their sum. The entity is read first, then the slots of its open epochs (one multi-get):
+   * a flush committing in between moves only what the slots held before the entity's
+   * watermarks, so an increment never appears twice. When memcache cannot be read,
+   * `pending` is 0 and `pendingKnown` is false.
    *
    * @param name - counter name
    * @throws InvalidArgumentError before any I/O for a bad name
@@ -169,22 +209,24 @@ export class PingPongCounter {
   async get(name: string): Promise<CounterValue> {
     this.#assertOpen();
     assertCounterName(name);
-    const key = counterKey(this.namespace, name);
-    const epochs = epochsOf(this.#schedule.liveEpochs(this.#options.now()));
-    const { store } = this.#options;
-    const [stored, slots] = await Promise.all([
-      store.transactionless(() => store.load(key)),
-      this.#readSlots([name], epochs).catch((error: unknown) => {
-        if (error instanceof CacheUnavailableError) return undefined;
-        throw error;
-      }),
-    ]);
-    const entity = stored === undefined ? undefined : loadedCounterEntity(stored);
+    const nowMs = this.#options.now();
+    const entity = await this.#load(name);
     const durable = entity?.count ?? 0;
-    if (slots === undefined) return { durable, pending: 0, total: durable, pendingKnown: false };
+    const read = this.#openRange(name, entity, this.#schedule.lastWritable(nowMs));
+    let slots: Map<string, Map<number, SlotValues>>;
+    try {
+      slots = await this.#readSlots([{ name, read }]);
+    } catch (error) {
+      if (error instanceof CacheUnavailableError) {
+        return { durable, pending: 0, total: durable, pendingKnown: false };
+      }
+      throw error;
+    }
     const marks = new Map(entity?.drained.map((slot) => [slot.epoch, slot]) ?? []);
+    const closedBefore = entity?.closedBefore ?? Number.NEGATIVE_INFINITY;
     let pending = 0;
     for (const [epoch, values] of slots.get(name) ?? []) {
+      if (epoch < closedBefore) continue;
       const mark = marks.get(epoch);
       pending += Math.max(0, values.up - (mark?.up ?? 0));
       pending -= Math.max(0, values.down - (mark?.down ?? 0));
@@ -193,16 +235,18 @@ export class PingPongCounter {
   }
 
   /**
-   * Drains every ended epoch into the durable counts: for each counter, one multi-get of
-   * its slots and, when a slot holds more than its watermark, one transaction that adds the
-   * difference and raises the watermark. Idempotent and safe to run concurrently from
-   * several processes; this is what a cron endpoint or Cloud Scheduler job calls. Flushes of
-   * one instance run one after another.
+   * Drains the open epochs that ended at least `settleMs` ago into the durable counts: for
+   * the counters of the namespace that are not idle (one registry query), a multi-get of
+   * the slots of their open epochs only, and one transaction per counter that has something
+   * to move, a loss to record, or epochs to close. Idempotent and safe to run concurrently
+   * from several processes; this is what a cron endpoint or Cloud Scheduler job calls.
+   * Flushes of one instance run one after another.
    *
    * Never rejects for a backend failure: failures are listed per counter in the report (the
-   * store being down fails every counter; the next flush moves everything).
+   * store being down fails every counter; the first flush after it is back moves everything
+   * still within `retentionMs`).
    *
-   * @param options - `names` restricts the run to those counters
+   * @param options - `names` restricts the run to those counters (idle ones included)
    * @throws InvalidArgumentError before any I/O when `names` holds a bad name
    */
   async flush(options: FlushOptions = {}): Promise<FlushReport> {
@@ -220,6 +264,45 @@ export class PingPongCounter {
     const run = this.#flushChain.then(() => this.#flushNow(names));
     this.#flushChain = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Sets the counter to 0. What memcache holds for it when this call reads its slots is
+   * discarded, and so is the durable count; an increment that reaches memcache after that
+   * read counts toward the new value. An increment racing the call (sent while it runs)
+   * therefore counts toward either the old value (discarded) or the new one, never both.
+   * Safe against concurrent flushes: the discarded amounts become watermarks, which only
+   * rise, so no flush moves them afterwards.
+   *
+   * @param name - counter name
+   * @throws InvalidArgumentError before any I/O for a bad name
+   * @throws CacheUnavailableError when memcache cannot be read (nothing changed)
+   * @throws StoreUnavailableError, ContentionError or AmbiguousCommitError from the store
+   */
+  async reset(name: string): Promise<void> {
+    this.#assertOpen();
+    assertCounterName(name);
+    await this.#clear(name, false);
+  }
+
+  /**
+   * Deletes the counter: like {@link PingPongCounter.reset}, and the counter is marked
+   * deleted (`get` reads 0) until it is incremented again. The entity stays, as a small
+   * tombstone holding the watermarks, so counts discarded by the delete are never moved by
+   * a flush; flushes stop reading it once it is idle (`retentionMs` without increments). An
+   * increment racing or following the delete counts toward a counter of the same name that
+   * starts again from 0.
+   *
+   * @param name - counter name
+   * @throws InvalidArgumentError before any I/O for a bad name
+   * @throws CacheUnavailableError when memcache cannot be read (nothing changed)
+   * @throws StoreUnavailableError, ContentionError or AmbiguousCommitError from the store
+   */
+  async delete(name: string): Promise<void> {
+    this.#assertOpen();
+    assertCounterName(name);
+    await this.#clear(name, true);
+    this.#registry.forget(name);
   }
 
   /**
@@ -324,10 +407,11 @@ export class PingPongCounter {
     const key = counterKey(this.namespace, name);
     await store.transactNew(async () => {
       const stored = await store.load(key);
-      const at = new Date(now());
+      const nowMs = now();
+      const at = new Date(nowMs);
       const entity = stored
-        ? loadedCounterEntity(stored)
-        : newCounterEntity(this.namespace, name, at);
+        ? loadedCounterEntity(stored, this.intervalMs)
+        : newCounterEntity(this.namespace, name, this.#schedule.epochAt(nowMs), at);
       const count = entity.count + delta;
       if (!Number.isSafeInteger(count)) {
         throw new OutOfRangeError(
@@ -335,48 +419,131 @@ export class PingPongCounter {
           { context: { counterName: name } },
         );
       }
-      await store.save(key, { ...entity, count, updatedAt: at });
+      await store.save(key, revised(entity, { count, deleted: false }, at));
     });
-    this.#registry.remember(name);
   }
 
-  /** Creates the missing entities of `names` (count 0), never touching existing ones. */
-  async #register(names: readonly string[]): Promise<void> {
+  /** The counter's entity, read outside any transaction; `undefined` when it has none. */
+  async #load(name: string): Promise<PingPongCounterEntity | undefined> {
+    const { store } = this.#options;
+    const key = counterKey(this.namespace, name);
+    const stored = await store.transactionless(() => store.load(key));
+    return stored === undefined ? undefined : loadedCounterEntity(stored, this.intervalMs);
+  }
+
+  /**
+   * The epochs of `name` to read, up to `last`: from its oldest open epoch, or, without an
+   * entity, from the oldest epoch this process noted for it (else the two newest drainable
+   * ones: a name nobody registered yet), at most {@link MAX_EPOCHS_PER_READ} of them.
+   */
+  #openRange(name: string, entity: PingPongCounterEntity | undefined, last: number): EpochRange {
+    const nowMs = this.#options.now();
+    let first: number;
+    if (entity !== undefined) {
+      first = openStart(entity);
+    } else {
+      const noted = this.#registry.unregistered().get(name);
+      first = Math.min(noted ?? Number.POSITIVE_INFINITY, this.#schedule.lastClosable(nowMs));
+    }
+    return { first, last: Math.min(last, first + MAX_EPOCHS_PER_READ - 1) };
+  }
+
+  /** Sets the count to 0 and discards what memcache holds now; marks it deleted or not. */
+  async #clear(name: string, deleted: boolean): Promise<void> {
     const { store, now } = this.#options;
-    const keys = names.map((name) => counterKey(this.namespace, name));
+    const key = counterKey(this.namespace, name);
+    const snapshot = await this.#load(name);
+    const read = this.#openRange(name, snapshot, this.#schedule.lastWritable(now()));
+    let slots: Map<string, Map<number, SlotValues>>;
+    try {
+      slots = await this.#readSlots([{ name, read }]);
+    } catch (error) {
+      if (!(error instanceof CacheUnavailableError)) throw error;
+      throw new CacheUnavailableError(
+        `memcached is unavailable; counter "${name}" was not ${deleted ? 'deleted' : 'reset'} (its pending counts cannot be read).`,
+        { cause: error, context: { counterName: name } },
+      );
+    }
+    const observed = slots.get(name) ?? new Map<number, SlotValues>();
+    await store.transactNew(async () => {
+      const stored = await store.load(key);
+      const at = new Date(now());
+      const entity = stored
+        ? loadedCounterEntity(stored, this.intervalMs)
+        : newCounterEntity(this.namespace, name, read.first, at);
+      await store.save(key, resetInto(entity, read, observed, deleted, at));
+    });
+  }
+
+  /**
+   * Registers `names`: creates the missing entities, and for existing ones brings back an
+   * idle counter, reopens older epochs this process incremented, and refreshes `touchedAt`
+   * when it is older than a quarter of the retention. Entities that need none of it are
+   * only read.
+   */
+  async #register(names: readonly NotedName[]): Promise<void> {
+    const { store, now } = this.#options;
+    const touchEveryMs = Math.floor(this.retentionMs / 4);
+    const needsWrite = (entity: PingPongCounterEntity | undefined, noted: NotedName): boolean => {
+      if (entity === undefined) return true;
+      const current = loadedCounterEntity(entity, this.intervalMs);
+      return (
+        current.idle ||
+        (noted.epoch < openStart(current) && current.scanFrom > current.closedBefore) ||
+        current.touchedAt + touchEveryMs <= now()
+      );
+    };
+    const keys = names.map(({ name }) => counterKey(this.namespace, name));
     const existing = await store.transactionless(() => store.loadMany(keys));
-    const missing = names.filter((_, i) => existing[i] === undefined);
-    for (let i = 0; i < missing.length; i += REGISTRATION_CHUNK) {
-      const chunk = missing.slice(i, i + REGISTRATION_CHUNK);
-      const chunkKeys = chunk.map((name) => counterKey(this.namespace, name));
+    const todo = names.filter((noted, i) => needsWrite(existing[i], noted));
+    for (let i = 0; i < todo.length; i += REGISTRATION_CHUNK) {
+      const chunk = todo.slice(i, i + REGISTRATION_CHUNK);
+      const chunkKeys = chunk.map(({ name }) => counterKey(this.namespace, name));
       await store.transactNew(async () => {
         const current = await store.loadMany(chunkKeys);
-        const at = new Date(now());
-        const entries = chunk.flatMap((name, j) =>
-          current[j] === undefined
-            ? [{ key: chunkKeys[j]!, entity: newCounterEntity(this.namespace, name, at) }]
-            : [],
-        );
+        const nowMs = now();
+        const at = new Date(nowMs);
+        const entries = chunk.flatMap((noted, j) => {
+          const key = chunkKeys[j]!;
+          const stored = current[j];
+          if (stored === undefined) {
+            return [{ key, entity: newCounterEntity(this.namespace, noted.name, noted.epoch, at) }];
+          }
+          if (!needsWrite(stored, noted)) return [];
+          const entity = loadedCounterEntity(stored, this.intervalMs);
+          return [
+            {
+              key,
+              entity: revised(
+                entity,
+                {
+                  idle: false,
+                  scanFrom: Math.max(entity.closedBefore, Math.min(entity.scanFrom, noted.epoch)),
+                  touchedAt: Math.max(entity.touchedAt, nowMs),
+                },
+                at,
+              ),
+            },
+          ];
+        });
         if (entries.length > 0) await store.saveMany(entries);
       });
     }
   }
 
   /**
-   * Reads the slots of `names` for `epochs` in one multi-get. Returns, per name, the epochs
-   * whose slots hold something. Values that are not counts (someone else's data under our
-   * key) are ignored.
+   * Reads the slots of every target's epochs in as few multi-gets as the key limit allows.
+   * Returns, per name, the epochs whose slots hold something. Values that are not counts
+   * (someone else's data under our key) are ignored.
    */
   async #readSlots(
-    names: readonly string[],
-    epochs: readonly number[],
+    targets: readonly { readonly name: string; readonly read: EpochRange }[],
   ): Promise<Map<string, Map<number, SlotValues>>> {
     const keys: string[] = [];
-    const directions: SlotDirection[] = ['up', 'down'];
-    for (const name of names) {
-      for (const epoch of epochs) {
-        for (const direction of directions)
-          keys.push(slotKey(this.namespace, name, epoch, direction));
+    for (const { name, read } of targets) {
+      for (let epoch = read.first; epoch <= read.last; epoch++) {
+        keys.push(slotKey(this.namespace, name, epoch, 'up'));
+        keys.push(slotKey(this.namespace, name, epoch, 'down'));
       }
     }
     let found: Map<string, CacheValue>;
@@ -387,9 +554,9 @@ export class PingPongCounter {
       throw error;
     }
     const result = new Map<string, Map<number, SlotValues>>();
-    for (const name of names) {
+    for (const { name, read } of targets) {
       const perEpoch = new Map<number, SlotValues>();
-      for (const epoch of epochs) {
+      for (let epoch = read.first; epoch <= read.last; epoch++) {
         const up = asCount(found.get(slotKey(this.namespace, name, epoch, 'up')));
         const down = asCount(found.get(slotKey(this.namespace, name, epoch, 'down')));
         if (up > 0 || down > 0) perEpoch.set(epoch, { up, down });
@@ -399,95 +566,178 @@ export class PingPongCounter {
     return result;
   }
 
+  /** The counters a flush works on, each with the entity it read and the epochs to read. */
+  async #flushTargets(
+    names: readonly string[] | undefined,
+    lastDrainable: number,
+    errors: FlushFailure[],
+  ): Promise<FlushTarget[]> {
+    const { store } = this.#options;
+    const snapshots = new Map<string, PingPongCounterEntity | undefined>();
+    if (names !== undefined) {
+      try {
+        const keys = names.map((name) => counterKey(this.namespace, name));
+        const found = await store.transactionless(() => store.loadMany(keys));
+        names.forEach((name, i) => {
+          const stored = found[i];
+          snapshots.set(name, stored && loadedCounterEntity(stored, this.intervalMs));
+        });
+      } catch (error) {
+        for (const name of names) errors.push({ name, error: asError(error) });
+        return [];
+      }
+    } else {
+      try {
+        const rows = await store.query(PingPongCounterKind, {
+          filters: [
+            { property: 'namespace', value: this.namespace },
+            { property: 'idle', value: false },
+          ],
+        });
+        for (const row of rows) {
+          snapshots.set(row.entity.name, loadedCounterEntity(row.entity, this.intervalMs));
+        }
+      } catch (error) {
+        errors.push({ error: asError(error) });
+      }
+      for (const name of this.#registry.unregistered().keys()) {
+        if (!snapshots.has(name)) snapshots.set(name, undefined);
+      }
+    }
+    const targets: FlushTarget[] = [];
+    for (const [name, snapshot] of snapshots) {
+      const read = this.#openRange(name, snapshot, lastDrainable);
+      if (read.first <= read.last) targets.push({ name, snapshot, read });
+    }
+    return targets;
+  }
+
   async #flushNow(names: readonly string[] | undefined): Promise<FlushReport> {
     const nowMs = this.#options.now();
     const at = new Date(nowMs);
-    const range = this.#schedule.drainableEpochs(nowMs);
-    const epochs = epochsOf(range);
+    const lastDrainable = this.#schedule.lastDrainable(nowMs);
+    const lastClosable = this.#schedule.lastClosable(nowMs);
     const errors: FlushFailure[] = [];
     // Registering here too means a flusher process never leaves its own names pending; a
     // failure is retried by the registry and shows up below as per-counter errors anyway.
     await this.#registry.registerPending().catch(() => undefined);
-    const snapshots = new Map<string, PingPongCounterEntity>();
-    let targets: readonly string[];
-    if (names !== undefined) {
-      targets = names;
-    } else {
-      try {
-        const rows = await this.#options.store.query(PingPongCounterKind, {
-          filters: [{ property: 'namespace', value: this.namespace }],
-        });
-        for (const row of rows) snapshots.set(row.entity.name, loadedCounterEntity(row.entity));
-      } catch (error) {
-        errors.push({ error: asError(error) });
-      }
-      targets = [...new Set([...snapshots.keys(), ...this.#registry.unregistered()])];
-    }
+    const targets = await this.#flushTargets(names, lastDrainable, errors);
+    const counted = names?.length ?? targets.length;
     let flushed = 0;
     let moved = 0;
-    for (let i = 0; i < targets.length && epochs.length > 0; i += FLUSH_BATCH) {
-      const batch = targets.slice(i, i + FLUSH_BATCH);
+    let idled = 0;
+    let firstRead = Number.POSITIVE_INFINITY;
+    const lost: CounterLoss[] = [];
+    for (const batch of batchesByKeys(targets)) {
       let slots: Map<string, Map<number, SlotValues>>;
       try {
-        slots = await this.#readSlots(batch, epochs);
+        slots = await this.#readSlots(batch);
       } catch (error) {
-        for (const name of batch) errors.push({ name, error: asError(error) });
+        for (const { name } of batch) errors.push({ name, error: asError(error) });
         continue;
       }
-      const work = batch.filter((name) => hasUndrained(slots.get(name), snapshots.get(name)));
-      await forEachLimited(work, this.#options.flushConcurrency, async (name) => {
+      const work: Array<{ target: FlushTarget; input: DrainInput }> = [];
+      for (const target of batch) {
+        firstRead = Math.min(firstRead, target.read.first);
+        const input: DrainInput = {
+          read: target.read,
+          observed: slots.get(target.name) ?? new Map(),
+          lastClosable,
+          snapshotRevision: target.snapshot?.revision,
+          nowMs,
+          retentionMs: this.retentionMs,
+        };
+        if (worthDraining(target, input, at)) work.push({ target, input });
+      }
+      await forEachLimited(work, this.#options.flushConcurrency, async ({ target, input }) => {
         try {
-          const result = await this.#drain(name, slots.get(name) ?? new Map(), range.first, at);
+          const result = await this.#drain(target, input, at);
           if (result.movedUp > 0 || result.movedDown > 0) {
             flushed++;
             moved += result.movedUp - result.movedDown;
           }
+          if (result.becameIdle) idled++;
+          if (result.lostEpochs.length > 0) {
+            const loss: CounterLoss = { name: target.name, epochs: result.lostEpochs };
+            lost.push(loss);
+            this.#stats.lostEpochs += result.lostEpochs.length;
+            this.#reportLoss(loss);
+          }
         } catch (error) {
-          errors.push({ name, error: asError(error) });
+          errors.push({ name: target.name, error: asError(error) });
         }
       });
     }
     this.#stats.flushes++;
     this.#stats.flushFailures += errors.length;
-    return { counters: targets.length, flushed, moved, epochs: range, errors };
+    this.#stats.idled += idled;
+    const epochs: EpochRange = {
+      first: Number.isFinite(firstRead) ? firstRead : lastDrainable + 1,
+      last: lastDrainable,
+    };
+    return { counters: counted, flushed, moved, epochs, idled, lost, errors };
   }
 
-  async #drain(
-    name: string,
-    observed: ReadonlyMap<number, SlotValues>,
-    firstLiveEpoch: number,
-    at: Date,
-  ): Promise<DrainResult> {
+  #reportLoss(loss: CounterLoss): void {
+    try {
+      this.#options.onLoss?.(loss);
+    } catch {
+      // A failing listener must not fail the flush, which has already committed.
+    }
+  }
+
+  async #drain(target: FlushTarget, input: DrainInput, at: Date): Promise<DrainResult> {
     const { store } = this.#options;
-    const key = counterKey(this.namespace, name);
-    const result = await store.transactNew(async () => {
+    const key = counterKey(this.namespace, target.name);
+    return store.transactNew(async () => {
       const stored = await store.load(key);
       const entity = stored
-        ? loadedCounterEntity(stored)
-        : newCounterEntity(this.namespace, name, at);
-      const drained = drainInto(entity, observed, firstLiveEpoch, at);
-      if (drained.changed) await store.save(key, drained.entity);
+        ? loadedCounterEntity(stored, this.intervalMs)
+        : newCounterEntity(this.namespace, target.name, input.read.first, at);
+      const drained = drainInto(entity, input, at);
+      // Without an entity, only something to move is worth creating one for.
+      const create = stored === undefined && (drained.movedUp > 0 || drained.movedDown > 0);
+      if (drained.changed && (stored !== undefined || create))
+        await store.save(key, drained.entity);
       return drained;
     });
-    if (result.changed) this.#registry.remember(name);
-    return result;
   }
 }
 
-/** Whether any slot holds more than the (possibly stale) watermark of a query snapshot. */
-function hasUndrained(
-  slots: ReadonlyMap<number, SlotValues> | undefined,
-  snapshot: PingPongCounterEntity | undefined,
-): boolean {
-  if (!slots || slots.size === 0) return false;
-  // Watermarks only rise (until pruned, which happens only to expired slots), so a slot at
-  // or below a stale watermark is at or below the current one: skipping it is safe.
-  const marks = new Map(snapshot?.drained.map((slot) => [slot.epoch, slot]) ?? []);
-  for (const [epoch, values] of slots) {
-    const mark = marks.get(epoch);
-    if (values.up > (mark?.up ?? 0) || values.down > (mark?.down ?? 0)) return true;
+/**
+ * Whether a counter needs a transaction, judged on the entity read before the slots (a
+ * stale view is safe: the transaction decides again on fresh data): something to move or a
+ * loss to record, an idle mark to set, watermarks to drop, or enough epochs to close.
+ */
+function worthDraining(target: FlushTarget, input: DrainInput, at: Date): boolean {
+  if (target.snapshot === undefined) return input.observed.size > 0;
+  const preview = drainInto(target.snapshot, input, at);
+  if (!preview.changed) return false;
+  return (
+    preview.movedUp > 0 ||
+    preview.movedDown > 0 ||
+    preview.lostEpochs.length > 0 ||
+    preview.becameIdle ||
+    preview.entity.drained.length !== target.snapshot.drained.length ||
+    preview.closedEpochs >= CLOSE_EVERY_EPOCHS
+  );
+}
+
+/** Splits targets into groups whose slot keys fit one multi-get. */
+function* batchesByKeys(targets: readonly FlushTarget[]): Generator<FlushTarget[]> {
+  let batch: FlushTarget[] = [];
+  let keys = 0;
+  for (const target of targets) {
+    const size = 2 * (target.read.last - target.read.first + 1);
+    if (batch.length > 0 && keys + size > MAX_KEYS_PER_READ) {
+      yield batch;
+      batch = [];
+      keys = 0;
+    }
+    batch.push(target);
+    keys += size;
   }
-  return false;
+  if (batch.length > 0) yield batch;
 }
 
 function asCount(value: CacheValue | undefined): number {

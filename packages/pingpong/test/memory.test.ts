@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { drainInto, newCounterEntity } from '../src/counter-entity.js';
+import { newCounterEntity } from '../src/counter-entity.js';
+import { type DrainInput, drainInto } from '../src/drain.js';
 import { EpochSchedule } from '../src/epoch-schedule.js';
 import { CounterClosedError, type FlushReport, slotKey } from '../src/index.js';
 import { type Environment, INTERVAL_MS, memoryEnvironment } from './support/environment.js';
@@ -26,21 +27,18 @@ describe('PingPongCounter on the embedded adapters only', () => {
     expect(Object.values(env.store.calls).every((n) => n === 0)).toBe(true);
   });
 
-  it('lets slots expire: memcache holds a bounded number of slots per counter', async () => {
-    const counter = env.counter({ slotTtlIntervals: 2 });
-    const firstEpoch = epochOf(env.clock.now());
-    for (let i = 0; i < 6; i++) {
-      await counter.increment('ttl');
-      env.clock.closeEpoch();
-      await counter.flush();
-    }
-    const live = [];
-    for (let e = firstEpoch; e <= epochOf(env.clock.now()); e++) {
-      if ((await env.cache.get(slotKey(env.namespace, 'ttl', e, 'up'))) !== undefined) live.push(e);
-    }
-    // TTL 120 s on the fake clock: only the last two epochs' slots remain.
-    expect(live.length).toBeLessThanOrEqual(2);
-    expect((await counter.get('ttl')).durable).toBe(6);
+  it('creates slots with a TTL covering the retention after their epoch, plus memcached margin', async () => {
+    const counter = env.counter({ retentionMs: 3_600_000 });
+    // 3,600 s of retention + 1.5 intervals (a clock half an interval fast creates the slot
+    // 1.5 intervals before the epoch ends) + 1 s for memcached's whole-second clock.
+    expect(counter.slotTtlSeconds).toBe(3_600 + 90 + 1);
+    expect(env.counter().slotTtlSeconds).toBe(86_400 + 90 + 1);
+    await counter.increment('ttl');
+    const key = slotKey(env.namespace, 'ttl', epochOf(env.clock.now()), 'up');
+    env.clock.advance(3_600_000 + INTERVAL_MS);
+    expect(await env.cache.get(key)).toBe(1);
+    env.clock.advance(91_000);
+    expect(await env.cache.get(key)).toBeUndefined();
   });
 
   it('runs the flusher in-process, never two runs at once, until stopped', async () => {
@@ -111,51 +109,92 @@ describe('PingPongCounter on the embedded adapters only', () => {
 
 describe('drainInto', () => {
   const at = new Date(0);
-  const base = newCounterEntity('ns', 'c', at);
+  const base = newCounterEntity('ns', 'c', 10, at);
+  const input = (
+    observed: Array<[number, { up: number; down: number }]>,
+    extra: Partial<DrainInput> = {},
+  ): DrainInput => ({
+    read: { first: 10, last: 12 },
+    observed: new Map(observed),
+    lastClosable: 9,
+    snapshotRevision: undefined,
+    nowMs: 0,
+    retentionMs: 86_400_000,
+    ...extra,
+  });
 
   it('moves only what is above the watermark and raises it', () => {
-    const first = drainInto(base, new Map([[10, { up: 5, down: 2 }]]), 0, at);
+    const first = drainInto(base, input([[10, { up: 5, down: 2 }]]), at);
     expect(first).toMatchObject({ movedUp: 5, movedDown: 2, changed: true });
-    expect(first.entity).toMatchObject({ count: 3, drained: [{ epoch: 10, up: 5, down: 2 }] });
-    const again = drainInto(first.entity, new Map([[10, { up: 5, down: 2 }]]), 0, at);
+    expect(first.entity).toMatchObject({
+      count: 3,
+      drained: [{ epoch: 10, up: 5, down: 2 }],
+      revision: 1,
+    });
+    const again = drainInto(first.entity, input([[10, { up: 5, down: 2 }]]), at);
     expect(again).toMatchObject({ movedUp: 0, movedDown: 0, changed: false });
-    const grown = drainInto(first.entity, new Map([[10, { up: 9, down: 1 }]]), 0, at);
-    expect(grown).toMatchObject({ movedUp: 4, movedDown: 0 });
+    const grown = drainInto(first.entity, input([[10, { up: 9, down: 1 }]]), at);
+    expect(grown).toMatchObject({ movedUp: 4, movedDown: 0, lostEpochs: [] });
     expect(grown.entity.count).toBe(7);
   });
 
-  it('prunes watermarks of expired epochs only', () => {
-    const entity = {
-      ...base,
-      drained: [
-        { epoch: 1, up: 1, down: 0 },
-        { epoch: 5, up: 1, down: 0 },
-      ],
-    };
-    const result = drainInto(entity, new Map(), 3, at);
-    expect(result.changed).toBe(true);
-    expect(result.entity.drained).toEqual([{ epoch: 5, up: 1, down: 0 }]);
+  it('never moves a closed epoch, whatever its slot holds', () => {
+    const drained = drainInto(base, input([[10, { up: 5, down: 0 }]], { lastClosable: 10 }), at);
+    expect(drained.entity).toMatchObject({ count: 5, closedBefore: 11, drained: [] });
+    // A slow flush that read 8 before the epoch closed: its transaction sees the floor.
+    const slow = drainInto(drained.entity, input([[10, { up: 8, down: 0 }]]), at);
+    expect(slow).toMatchObject({ movedUp: 0, changed: false });
+    expect(slow.entity.count).toBe(5);
+  });
+
+  it('closes only when it read every open epoch', () => {
+    const reopened = { ...base, scanFrom: 8 };
+    const partial = drainInto(
+      reopened,
+      input([[10, { up: 1, down: 0 }]], { lastClosable: 11 }),
+      at,
+    );
+    expect(partial.entity).toMatchObject({ count: 1, closedBefore: 0 });
+  });
+
+  it('reports a slot below its watermark as lost only when nothing was written since the snapshot', () => {
+    const drained = drainInto(base, input([[10, { up: 5, down: 0 }]]), at).entity;
+    const stale = drainInto(drained, input([[10, { up: 2, down: 0 }]]), at);
+    expect(stale).toMatchObject({ movedUp: 0, lostEpochs: [], changed: false });
+    const fresh = drainInto(
+      drained,
+      input([[10, { up: 2, down: 0 }]], { snapshotRevision: drained.revision }),
+      at,
+    );
+    expect(fresh).toMatchObject({ movedUp: 2, lostEpochs: [10] });
+    expect(fresh.entity.drained).toEqual([{ epoch: 10, up: 2, down: 0 }]);
+  });
+
+  it('marks a quiet counter idle once nothing was registered for the retention', () => {
+    const quiet = { ...base, touchedAt: 0 };
+    const early = drainInto(quiet, input([], { nowMs: 1000, retentionMs: 5000 }), at);
+    expect(early.becameIdle).toBe(false);
+    const late = drainInto(quiet, input([], { nowMs: 5000, retentionMs: 5000 }), at);
+    expect(late).toMatchObject({ becameIdle: true, changed: true });
+    expect(late.entity).toMatchObject({ idle: true, scanFrom: late.entity.closedBefore });
   });
 
   it('refuses to pass the safe integer range', () => {
     const big = { ...base, count: Number.MAX_SAFE_INTEGER };
-    expect(() => drainInto(big, new Map([[1, { up: 1, down: 0 }]]), 0, at)).toThrow(
+    expect(() => drainInto(big, input([[10, { up: 1, down: 0 }]]), at)).toThrow(
       expect.objectContaining({ code: 'OUT_OF_RANGE' }),
     );
   });
 });
 
 describe('EpochSchedule', () => {
-  it('drains only settled epochs and keeps watermarks until a slot has surely expired', () => {
-    const schedule = new EpochSchedule(INTERVAL_MS, 180, 10_000);
+  it('drains settled epochs and closes them one interval later', () => {
+    const schedule = new EpochSchedule(INTERVAL_MS, 10_000);
     const t = 100 * INTERVAL_MS;
     expect(schedule.epochAt(t + 5_000)).toBe(100);
-    expect(schedule.drainableEpochs(t + 5_000).last).toBe(98); // 99 still settling
-    expect(schedule.drainableEpochs(t + 10_000).last).toBe(99);
-    // Slot 95 is created by t=96*I at the latest and lives 181 s: gone by 99*I + 1 s; plus
-    // one interval of clock-skew margin, its watermark may go at 100*I + 1 s.
-    expect(schedule.firstLiveEpoch(t + 999)).toBe(95);
-    expect(schedule.firstLiveEpoch(t + 1_000)).toBe(96);
-    expect(schedule.liveEpochs(t).last).toBe(101);
+    expect(schedule.lastDrainable(t + 5_000)).toBe(98); // 99 still settling
+    expect(schedule.lastDrainable(t + 10_000)).toBe(99);
+    expect(schedule.lastClosable(t + 10_000)).toBe(98);
+    expect(schedule.lastWritable(t)).toBe(101);
   });
 });

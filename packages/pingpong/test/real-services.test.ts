@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CacheUnavailableError } from '@shardcount/storage';
 import {
   type MemcachedServer,
@@ -8,7 +7,7 @@ import {
 } from '@shardcount/test-services';
 import { v4 as uuid } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type CacheUnavailablePolicy, PingPongCounter, slotKey } from '../src/index.js';
+import { type CacheUnavailablePolicy, PingPongCounter } from '../src/index.js';
 import { FakeClock, INTERVAL_MS, makeEnvironment } from './support/environment.js';
 import { inParallel, pingPongScenarios } from './support/scenarios.js';
 
@@ -94,34 +93,4 @@ describe('PingPongCounter when a real memcached stops mid-run', () => {
       }
     });
   }
-});
-
-describe('PingPongCounter slots on a real memcached, real clock', () => {
-  it('creates slots with a TTL so they expire on their own', async () => {
-    const cache = realCacheStore();
-    const store = realEntityStore();
-    const namespace = `pp-${uuid().slice(0, 8)}`;
-    const counter = new PingPongCounter({
-      cache,
-      store,
-      namespace,
-      intervalMs: 1000,
-      slotTtlIntervals: 2,
-      registrationDelayMs: 60_000,
-    });
-    try {
-      const epoch = Math.floor(Date.now() / 1000);
-      await counter.increment('expiring', 4);
-      // The slot of the epoch the increment went to (it may have ticked over just now).
-      const keys = [epoch, epoch + 1].map((e) => slotKey(namespace, 'expiring', e, 'up'));
-      expect([...(await cache.getMany(keys)).values()]).toEqual([4]);
-      expect(counter.slotTtlSeconds).toBe(2);
-      await sleep(3_500);
-      expect((await cache.getMany(keys)).size).toBe(0);
-    } finally {
-      await counter.close();
-      await cache.close();
-      await store.close();
-    }
-  });
 });

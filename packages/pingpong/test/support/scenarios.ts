@@ -5,7 +5,12 @@ import {
   StoreUnavailableError,
 } from '@shardcount/storage';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { PingPongCounterKind, type PingPongCounterOptions, slotKey } from '../../src/index.js';
+import {
+  type CounterLoss,
+  PingPongCounterKind,
+  type PingPongCounterOptions,
+  slotKey,
+} from '../../src/index.js';
 import { type Environment, INTERVAL_MS } from './environment.js';
 
 /** Runs `perWorker` calls of `task` in each of `workers` concurrent loops. */
@@ -68,9 +73,8 @@ export function pingPongScenarios(
     });
 
     it('never double counts with several flushers running at once', async () => {
-      // Three epochs of increments before one flush: slots must outlive that wait.
-      const options = { slotTtlIntervals: 6 };
-      const writers = [env.counter(options), env.counter(options)];
+      // Three epochs of increments before one flush, by processes that then shut down.
+      const writers = [env.counter(), env.counter()];
       const names = [fresh('a'), fresh('b'), fresh('c')];
       let n = 0;
       for (let round = 0; round < 3; round++) {
@@ -78,8 +82,9 @@ export function pingPongScenarios(
         n += 60;
         env.clock.advance(INTERVAL_MS);
       }
+      await Promise.all(writers.map((w) => w.close())); // writes their registrations
       env.clock.closeEpoch();
-      const flushers = [env.counter(options), env.counter(options), env.counter(options)];
+      const flushers = [env.counter(), env.counter(), env.counter()];
       const reports = await Promise.all(flushers.map((f) => f.flush({ names })));
       for (const report of reports) expect(report.errors).toEqual([]);
       expect(reports.reduce((sum, r) => sum + r.moved, 0)).toBe(n);
@@ -277,30 +282,45 @@ export function pingPongScenarios(
       expect(await counters[1]!.get(name)).toMatchObject({ durable: 80, pending: 0 });
     });
 
-    it('an evicted slot loses at most its own unflushed increments (the documented bound)', async () => {
+    it('reports a drained slot that memcache lost, and moves what re-created it', async () => {
       const counter = env.counter();
       const lagging = env.counter({ now: () => env.clock.now() - INTERVAL_MS });
+      const losses: CounterLoss[] = [];
+      const flusher = env.counter({ onLoss: (loss) => losses.push(loss) });
       const name = fresh('evicted');
       const firstEpoch = epochOf(env.clock.now());
       await inParallel(4, 5, () => counter.increment(name)); // 20 in epoch e
       env.clock.advance(INTERVAL_MS);
       await inParallel(4, 10, () => counter.increment(name)); // 40 in epoch e+1
 
-      // Slot e is lost before any flush: its 20 increments are lost, nothing else.
+      // Slot e is lost before any flush: nothing can tell (no watermark yet); 20 are lost.
       expect(await env.cache.delete(slotKey(env.namespace, name, firstEpoch, 'up'))).toBe(true);
       env.clock.closeEpoch();
-      await counter.flush();
-      expect(await counter.get(name)).toMatchObject({ durable: 40, pending: 0 });
+      const first = await flusher.flush({ names: [name] });
+      expect(first).toMatchObject({ moved: 40, lost: [] });
 
-      // Slot e+1 was drained (40); 7 late increments land in it, then it is lost too, and 3
-      // more re-create it: those 10 unflushed increments of epoch e+1 are lost (a re-created
-      // slot below its watermark moves nothing), the drained 40 stay counted exactly once.
+      // Epoch e+1 is drained (watermark 40) but still open. 7 late increments land in it,
+      // then memcache loses the slot, and 3 more re-create it: the flush sees a slot below
+      // its watermark, reports the epoch lost (the 7), and moves the 3 it had never counted.
       await inParallel(1, 7, () => lagging.increment(name));
       expect(await counter.get(name)).toMatchObject({ durable: 40, pending: 7 });
       await env.cache.delete(slotKey(env.namespace, name, firstEpoch + 1, 'up'));
       await inParallel(1, 3, () => lagging.increment(name));
-      await counter.flush();
-      expect(await counter.get(name)).toMatchObject({ durable: 40, pending: 0, total: 40 });
+      const second = await flusher.flush({ names: [name] });
+      expect(second).toMatchObject({ moved: 3, lost: [{ name, epochs: [firstEpoch + 1] }] });
+      expect(losses).toEqual([{ name, epochs: [firstEpoch + 1] }]);
+      expect(flusher.stats().lostEpochs).toBe(1);
+      expect(await counter.get(name)).toMatchObject({ durable: 43, pending: 0, total: 43 });
+      // Reported once: the next flush sees the slot at its new watermark.
+      expect(await flusher.flush({ names: [name] })).toMatchObject({ moved: 0, lost: [] });
+
+      // A slot gone for good (no re-creation) is reported too.
+      await inParallel(1, 2, () => lagging.increment(name));
+      expect((await flusher.flush({ names: [name] })).moved).toBe(2);
+      await env.cache.delete(slotKey(env.namespace, name, firstEpoch + 1, 'up'));
+      const gone = await flusher.flush({ names: [name] });
+      expect(gone).toMatchObject({ moved: 0, lost: [{ name, epochs: [firstEpoch + 1] }] });
+      expect(await counter.get(name)).toMatchObject({ durable: 45, pending: 0 });
     });
 
     it('supports negative deltas in a separate slot, never clamped at zero', async () => {
@@ -339,7 +359,11 @@ export function pingPongScenarios(
         { namespace: 'has:colon' },
         { namespace: '_reserved' },
         { onCacheUnavailable: 'ignore' as never },
-        { slotTtlIntervals: 1 },
+        { slotTtlIntervals: 3 } as never,
+        { retentionMs: 4 * INTERVAL_MS - 1 },
+        { retentionMs: 30 * 86_400_000 },
+        { retentionMs: 86_400_000.5 },
+        { onLoss: 'log' as never },
         { settleMs: INTERVAL_MS },
         { flushConcurrency: 0 },
       ];
@@ -382,19 +406,20 @@ export function pingPongScenarios(
       expect(reads.at(-1)).toMatchObject({ durable: 40, pending: 0 });
     });
 
-    it('keeps the watermarks bounded and stops reading expired epochs', async () => {
-      const counter = env.counter({ slotTtlIntervals: 2 });
+    it('keeps the entity small and reads only open epochs, whatever the retention', async () => {
+      const counter = env.counter();
       const name = fresh('bounded');
+      await counter.flush({ names: [] }); // nothing yet
       for (let i = 0; i < 12; i++) {
         await counter.increment(name, 1);
         env.clock.closeEpoch();
         const report = await counter.flush({ names: [name] });
         expect(report.moved).toBe(1);
-        // Live epochs: TTL (2) + one for memcached's second, + skew margin, + the settle window.
-        expect(report.epochs.last - report.epochs.first + 1).toBeLessThanOrEqual(4);
+        // The draining epoch and the one closing now; 1,440 epochs of retention are not read.
+        expect(report.epochs.last - report.epochs.first + 1).toBeLessThanOrEqual(2);
       }
       const entity = await env.store.load(PingPongCounterKind.key(`${env.namespace}:${name}`));
-      expect(entity?.drained.length).toBeLessThanOrEqual(3);
+      expect(entity?.drained.length).toBeLessThanOrEqual(1);
       expect((await counter.get(name)).durable).toBe(12);
     });
   });
