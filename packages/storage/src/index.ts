@@ -70,4 +70,20 @@ export {
   type MemoryEntityStoreOptions,
 } from './entity/memory-entity-store.js';
 export * from './errors/index.js';
-export { describeValue } from './util/describe-value.js';
+export {
+  assertArray,
+  assertBoolean,
+  assertFiniteNumber,
+  assertFunction,
+  assertInteger,
+  assertObject,
+  assertOneOf,
+  assertString,
+  assertTimerMs,
+  describeValue,
+  invalidArgument,
+  MAX_TIMER_MS,
+  type NumberRange,
+  type OptionFields,
+  readOptions,
+} from './validation/index.js';

@@ -1,49 +1,107 @@
 import { InvalidArgumentError } from '../errors/index.js';
-import { describeValue } from '../util/describe-value.js';
-import type { CacheValue } from './cache-store.js';
+import { assertArray, assertInteger, assertString, invalidArgument } from '../validation/assert.js';
+import { describeValue } from '../validation/describe-value.js';
+import { readOptions } from '../validation/options.js';
+import type { CacheValue, CasToken } from './cache-store.js';
 
 /** Largest encoded value accepted, in bytes: memcached's default item size limit leaves room for the header. */
 export const MAX_CACHE_VALUE_BYTES = 1_000_000;
 
-/** Throws unless `key` is a non-empty string. */
-export function assertCacheKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new InvalidArgumentError(
-      `A cache key must be a non-empty string, got ${describeValue(key)}.`,
-    );
-  }
+/** Deepest nesting of arrays and objects a cached value may have. */
+const MAX_VALUE_DEPTH = 100;
+
+/**
+ * Throws unless `key` is a non-empty, well-formed string (any such string is a valid key:
+ * adapters map keys their server cannot take).
+ *
+ * @param key - the key to check
+ * @param argument - its name in the message, `key` by default
+ */
+export function assertCacheKey(key: unknown, argument = 'key'): asserts key is string {
+  assertString(key, argument);
 }
 
-/** Throws unless `ttlSeconds` is absent or a non-negative whole number. */
-export function assertTtl(ttlSeconds: unknown): void {
+/** Throws unless `keys` is an array of valid cache keys (`keys[i]` is named in the message). */
+export function assertCacheKeys(keys: unknown, argument = 'keys'): asserts keys is string[] {
+  assertArray(keys, argument);
+  for (let i = 0; i < keys.length; i += 1) assertCacheKey(keys[i], `${argument}[${i}]`);
+}
+
+/**
+ * Throws unless `ttlSeconds` is absent or a whole number of seconds from 0 to
+ * `Number.MAX_SAFE_INTEGER` (0 = no expiry).
+ *
+ * @param ttlSeconds - the value to check
+ * @param argument - its name in the message, `options.ttlSeconds` by default
+ */
+export function assertTtl(ttlSeconds: unknown, argument = 'options.ttlSeconds'): void {
   if (ttlSeconds === undefined) return;
-  if (typeof ttlSeconds !== 'number' || !Number.isSafeInteger(ttlSeconds) || ttlSeconds < 0) {
-    throw new InvalidArgumentError(
-      `ttlSeconds must be a non-negative whole number of seconds, got ${describeValue(ttlSeconds)}.`,
-    );
-  }
+  assertInteger(ttlSeconds, argument, { min: 0 });
 }
 
 /** Throws unless `delta` is a non-negative safe integer. */
 export function assertDelta(delta: unknown, name = 'delta'): asserts delta is number {
-  if (typeof delta !== 'number' || !Number.isSafeInteger(delta) || delta < 0) {
-    throw new InvalidArgumentError(
-      `${name} must be a non-negative safe integer, got ${describeValue(delta)}.`,
-    );
+  assertInteger(delta, name, { min: 0 });
+}
+
+/** Throws unless `cas` is a token string (as `gets` returns); a string `gets` never returned just never matches. */
+export function assertCasToken(cas: unknown, key: string): asserts cas is CasToken {
+  if (typeof cas !== 'string') {
+    throw invalidArgument('cas', 'a token returned by gets', cas, { key });
   }
+}
+
+/** The checked options of a cache write (`set`, `add`, `cas`). */
+export interface CheckedWriteOptions {
+  /** Absent or a whole number of seconds. */
+  readonly ttlSeconds: number | undefined;
+}
+
+/** The checked options of `incr`/`decr`. */
+export interface CheckedCounterOptions extends CheckedWriteOptions {
+  /** Absent or a non-negative safe integer. */
+  readonly initial: number | undefined;
+}
+
+/** Reads and checks the options of a cache write; unknown fields are refused. */
+export function checkWriteOptions(options: unknown): CheckedWriteOptions {
+  const fields = readOptions(options, 'options', ['ttlSeconds']);
+  assertTtl(fields.ttlSeconds);
+  return { ttlSeconds: fields.ttlSeconds as number | undefined };
+}
+
+/** Reads and checks the options of `incr`/`decr`; unknown fields are refused. */
+export function checkCounterOptions(options: unknown): CheckedCounterOptions {
+  const fields = readOptions(options, 'options', ['ttlSeconds', 'initial']);
+  assertTtl(fields.ttlSeconds);
+  if (fields.initial !== undefined) assertDelta(fields.initial, 'options.initial');
+  return {
+    ttlSeconds: fields.ttlSeconds as number | undefined,
+    initial: fields.initial as number | undefined,
+  };
 }
 
 /**
  * Encodes a value as the JSON text the cache stores, rejecting what JSON would silently
- * change (undefined, NaN, Infinity, unsafe integers, class instances, functions).
+ * change (undefined, NaN, Infinity, unsafe integers, class instances, functions), cycles,
+ * nesting deeper than 100 levels, and values whose getters throw.
  */
 export function encodeCacheValue(key: string, value: unknown): string {
-  checkValue(key, value, 'value');
-  const text = JSON.stringify(value);
+  let text: string;
+  try {
+    checkValue(key, value, 'value', new Set(), 0);
+    text = JSON.stringify(value);
+  } catch (error) {
+    if (error instanceof InvalidArgumentError) throw error;
+    throw new InvalidArgumentError(`Cannot cache the value of key "${key}": reading it threw.`, {
+      cause: error,
+      context: { key, argument: 'value' },
+    });
+  }
   if (Buffer.byteLength(text, 'utf8') > MAX_CACHE_VALUE_BYTES) {
     throw new InvalidArgumentError(
       `The value for cache key "${key}" is over ${MAX_CACHE_VALUE_BYTES} bytes as JSON.`,
-      { context: { key } },
+      { context: { key, argument: 'value' } },
     );
   }
   return text;
@@ -58,10 +116,16 @@ export function decodeCacheValue(text: string): CacheValue {
   }
 }
 
-function checkValue(key: string, value: unknown, path: string): void {
+function checkValue(
+  key: string,
+  value: unknown,
+  path: string,
+  ancestors: Set<object>,
+  depth: number,
+): void {
   const reject = (why: string): never => {
     throw new InvalidArgumentError(`Cannot cache ${path} of key "${key}": ${why}.`, {
-      context: { key },
+      context: { key, argument: path },
     });
   };
   switch (typeof value) {
@@ -76,17 +140,23 @@ function checkValue(key: string, value: unknown, path: string): void {
       return;
     case 'object': {
       if (value === null) return;
+      if (depth >= MAX_VALUE_DEPTH) reject(`it nests deeper than ${MAX_VALUE_DEPTH} levels`);
+      if (ancestors.has(value)) reject('it contains itself (a cycle)');
+      ancestors.add(value);
       if (Array.isArray(value)) {
-        for (const [i, item] of value.entries()) checkValue(key, item, `${path}[${i}]`);
-        return;
+        for (let i = 0; i < value.length; i += 1) {
+          checkValue(key, value[i], `${path}[${i}]`, ancestors, depth + 1);
+        }
+      } else {
+        const proto: unknown = Object.getPrototypeOf(value);
+        if (proto !== Object.prototype && proto !== null) {
+          reject(`${describeValue(value)} is not JSON data`);
+        }
+        for (const [property, item] of Object.entries(value)) {
+          checkValue(key, item, `${path}.${property}`, ancestors, depth + 1);
+        }
       }
-      const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== null) {
-        reject(`${(value as object).constructor?.name ?? 'object'} instances are not JSON data`);
-      }
-      for (const [property, item] of Object.entries(value)) {
-        checkValue(key, item, `${path}.${property}`);
-      }
+      ancestors.delete(value);
       return;
     }
     default:

@@ -1,9 +1,16 @@
 import { LRUCache } from 'lru-cache';
 import { InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
+import { assertFunction, assertInteger } from '../validation/assert.js';
+import { readOptions } from '../validation/options.js';
 import {
   assertCacheKey,
+  assertCacheKeys,
+  assertCasToken,
   assertDelta,
-  assertTtl,
+  type CheckedCounterOptions,
+  type CheckedWriteOptions,
+  checkCounterOptions,
+  checkWriteOptions,
   decodeCacheValue,
   encodeCacheValue,
 } from './cache-arguments.js';
@@ -16,9 +23,19 @@ import type {
   CasToken,
 } from './cache-store.js';
 
+/**
+ * Largest {@link MemoryCacheStoreOptions.maxEntries}: lru-cache allocates its slots up front
+ * (about 16 bytes each, ~160 MB and most of a second at this size), and larger sizes only
+ * fail later, out of memory.
+ */
+export const MAX_MEMORY_CACHE_ENTRIES = 10_000_000;
+
 /** Options of {@link MemoryCacheStore}. */
 export interface MemoryCacheStoreOptions {
-  /** Most entries kept; the least recently used go first. Default 100,000. */
+  /**
+   * Most entries kept; the least recently used go first. A whole number from 1 to
+   * {@link MAX_MEMORY_CACHE_ENTRIES} (10,000,000). Default 100,000.
+   */
   readonly maxEntries?: number;
   /** Clock in milliseconds since the epoch, for TTLs; `Date.now` by default. Tests pass a fake. */
   readonly now?: () => number;
@@ -48,16 +65,18 @@ export class MemoryCacheStore implements CacheStore {
    * @param options - size bound and clock
    */
   constructor(options: MemoryCacheStoreOptions = {}) {
-    const max = options.maxEntries ?? 100_000;
-    if (!Number.isSafeInteger(max) || max < 1) {
-      throw new InvalidArgumentError(`maxEntries must be a positive integer, got ${max}.`);
-    }
+    const fields = readOptions(options, 'options', ['maxEntries', 'now']);
+    const max = fields.maxEntries ?? 100_000;
+    assertInteger(max, 'options.maxEntries', { min: 1, max: MAX_MEMORY_CACHE_ENTRIES });
+    const now = fields.now ?? Date.now;
+    assertFunction(now, 'options.now');
     this.#items = new LRUCache({ max });
-    this.#now = options.now ?? Date.now;
+    this.#now = now as () => number;
   }
 
   async get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined> {
     assertCacheKey(key);
+    this.#assertOpen();
     const item = this.#read(key);
     return item === undefined ? undefined : (decodeCacheValue(item.text) as V);
   }
@@ -65,7 +84,8 @@ export class MemoryCacheStore implements CacheStore {
   async getMany<V extends CacheValue = CacheValue>(
     keys: readonly string[],
   ): Promise<Map<string, V>> {
-    for (const k of keys) assertCacheKey(k);
+    assertCacheKeys(keys);
+    this.#assertOpen();
     const found = new Map<string, V>();
     for (const k of keys) {
       const item = this.#read(k);
@@ -76,6 +96,7 @@ export class MemoryCacheStore implements CacheStore {
 
   async gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined> {
     assertCacheKey(key);
+    this.#assertOpen();
     const item = this.#read(key);
     if (item === undefined) return undefined;
     return { value: decodeCacheValue(item.text) as V, cas: String(item.cas) as CasToken };
@@ -85,37 +106,49 @@ export class MemoryCacheStore implements CacheStore {
     key: string,
     value: CacheValue,
     cas: CasToken,
-    options: CacheWriteOptions = {},
+    options?: CacheWriteOptions,
   ): Promise<boolean> {
-    const text = this.#checkWrite(key, value, options);
+    const { text, ttlSeconds } = this.#checkWrite(key, value, options, (checkedKey) =>
+      assertCasToken(cas, checkedKey),
+    );
     const item = this.#read(key);
+    // A token gets never returned names no version, so it never matches (as on memcached).
     if (item === undefined || String(item.cas) !== cas) return false;
-    this.#write(key, text, options.ttlSeconds);
+    this.#write(key, text, ttlSeconds);
     return true;
   }
 
-  async add(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<boolean> {
-    const text = this.#checkWrite(key, value, options);
+  async add(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<boolean> {
+    const { text, ttlSeconds } = this.#checkWrite(key, value, options);
     if (this.#read(key) !== undefined) return false;
-    this.#write(key, text, options.ttlSeconds);
+    this.#write(key, text, ttlSeconds);
     return true;
   }
 
-  async set(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<void> {
-    const text = this.#checkWrite(key, value, options);
-    this.#write(key, text, options.ttlSeconds);
+  async set(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<void> {
+    const { text, ttlSeconds } = this.#checkWrite(key, value, options);
+    this.#write(key, text, ttlSeconds);
   }
 
-  incr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
-    return this.#count(key, delta, 1, options);
+  async incr(
+    key: string,
+    delta: number,
+    options?: CacheCounterOptions,
+  ): Promise<number | undefined> {
+    return this.#count(key, delta, 1, this.#checkCount(key, delta, options));
   }
 
-  decr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
-    return this.#count(key, delta, -1, options);
+  async decr(
+    key: string,
+    delta: number,
+    options?: CacheCounterOptions,
+  ): Promise<number | undefined> {
+    return this.#count(key, delta, -1, this.#checkCount(key, delta, options));
   }
 
   async delete(key: string): Promise<boolean> {
     assertCacheKey(key);
+    this.#assertOpen();
     const existed = this.#read(key) !== undefined;
     this.#items.delete(key);
     return existed;
@@ -126,17 +159,21 @@ export class MemoryCacheStore implements CacheStore {
     this.#items.clear();
   }
 
-  async #count(
+  /** Validates a counter call's arguments, in the order the memcached store does. */
+  #checkCount(key: unknown, delta: unknown, options: unknown): CheckedCounterOptions {
+    assertCacheKey(key);
+    assertDelta(delta);
+    const checked = checkCounterOptions(options);
+    this.#assertOpen();
+    return checked;
+  }
+
+  #count(
     key: string,
     delta: number,
     sign: 1 | -1,
-    options: CacheCounterOptions,
-  ): Promise<number | undefined> {
-    assertCacheKey(key);
-    assertDelta(delta);
-    assertTtl(options.ttlSeconds);
-    if (options.initial !== undefined) assertDelta(options.initial, 'initial');
-    this.#assertOpen();
+    options: CheckedCounterOptions,
+  ): number | undefined {
     const item = this.#read(key);
     let next: number;
     if (item === undefined) {
@@ -169,12 +206,19 @@ export class MemoryCacheStore implements CacheStore {
     }
   }
 
-  #checkWrite(key: string, value: CacheValue, options: CacheWriteOptions): string {
+  /** Validates a write's arguments before any change, in the order the memcached store does. */
+  #checkWrite(
+    key: unknown,
+    value: unknown,
+    options: unknown,
+    checkToken?: (key: string) => void,
+  ): CheckedWriteOptions & { readonly text: string } {
     assertCacheKey(key);
-    assertTtl(options.ttlSeconds);
+    const checked = checkWriteOptions(options);
     const text = encodeCacheValue(key, value);
+    checkToken?.(key);
     this.#assertOpen();
-    return text;
+    return { ...checked, text };
   }
 
   #assertOpen(): void {

@@ -1,5 +1,15 @@
 import pRetry, { AbortError } from 'p-retry';
 import { ContentionError, LimitExceededError, ShardcountError } from '../errors/index.js';
+import { assertFunction, assertInteger, assertObject } from '../validation/assert.js';
+import { readOptions } from '../validation/options.js';
+import {
+  assertKeys,
+  assertKind,
+  assertRetryPolicyConsistent,
+  checkRetryFields,
+  toBackendQuery,
+  toUpserts,
+} from './entity-arguments.js';
 import type {
   EntityBackend,
   EntityBackendLimits,
@@ -17,8 +27,8 @@ import type {
   TransactionWork,
   TransactOptions,
 } from './entity-store.js';
-import { cloneEntity, toStorableEntity } from './entity-value.js';
-import { assertKey, type Key, type Kind, keyId } from './key.js';
+import { cloneEntity } from './entity-value.js';
+import { type Key, type Kind, keyId } from './key.js';
 import { ambientTransaction, type TransactionContext } from './transaction-context.js';
 
 /** Default retry policy of `transact`; see {@link RetryPolicy}. */
@@ -29,9 +39,15 @@ export const DEFAULT_RETRY_POLICY: RetryPolicy = Object.freeze({
   factor: 2,
 });
 
-/** Options shared by every store built on {@link BackendEntityStore}. */
+/**
+ * Options shared by every store built on {@link BackendEntityStore}. As with every shardcount
+ * options object, a field the type does not declare is refused with `InvalidArgumentError`.
+ */
 export interface EntityStoreOptions {
-  /** Default retry policy of `transact`/`transactNew`; fields left out keep their defaults. */
+  /**
+   * Default retry policy of `transact`/`transactNew`; fields left out keep their defaults.
+   * Ranges are on {@link RetryPolicy}.
+   */
   readonly retry?: Partial<RetryPolicy>;
   /** Called before every transaction retry, for metrics. Per-call `onRetry` runs as well. */
   readonly onRetry?: TransactOptions['onRetry'];
@@ -56,9 +72,16 @@ export class BackendEntityStore implements EntityStore {
    * @param options - retry policy and hooks
    */
   constructor(backend: EntityBackend, options: EntityStoreOptions = {}) {
+    assertBackend(backend);
+    const checked = checkRetryFields(
+      readOptions(options, 'options', RETRY_OPTION_FIELDS),
+      'options',
+    );
+    const retry = { ...DEFAULT_RETRY_POLICY, ...checked.retry };
+    assertRetryPolicyConsistent(retry, 'options.retry');
     this.backend = backend;
-    this.#retry = { ...DEFAULT_RETRY_POLICY, ...options.retry };
-    this.#onRetry = options.onRetry;
+    this.#retry = retry;
+    this.#onRetry = checked.onRetry;
   }
 
   get inTransaction(): boolean {
@@ -70,6 +93,7 @@ export class BackendEntityStore implements EntityStore {
   }
 
   async afterCommit(callback: AfterCommitCallback): Promise<void> {
+    assertFunction(callback, 'callback');
     const tx = this.#current();
     if (tx) {
       tx.afterCommit.push(callback);
@@ -86,7 +110,7 @@ export class BackendEntityStore implements EntityStore {
   async loadMany<const K extends readonly Key[]>(
     keys: K,
   ): Promise<{ -readonly [I in keyof K]: EntityOf<K[I]> | undefined }> {
-    for (const k of keys) assertKey(k);
+    assertKeys(keys);
     const tx = this.#current();
     const found = new Map<string, StoredEntity | undefined>();
     const pending = new Map<string, Key>();
@@ -120,11 +144,7 @@ export class BackendEntityStore implements EntityStore {
   }
 
   async saveMany(entries: readonly SaveEntry[]): Promise<void> {
-    const mutations = entries.map((e): Mutation => {
-      assertKey(e.key);
-      return { type: 'upsert', key: e.key, entity: toStorableEntity(e.key.kind, e.entity) };
-    });
-    await this.#write(mutations);
+    await this.#write(toUpserts(entries));
   }
 
   delete(key: Key): Promise<void> {
@@ -132,7 +152,7 @@ export class BackendEntityStore implements EntityStore {
   }
 
   async deleteMany(keys: readonly Key[]): Promise<void> {
-    for (const k of keys) assertKey(k);
+    assertKeys(keys);
     await this.#write(keys.map((key): Mutation => ({ type: 'delete', key })));
   }
 
@@ -140,29 +160,40 @@ export class BackendEntityStore implements EntityStore {
     kind: Kind<T>,
     options: QueryOptions = {},
   ): Promise<Array<QueryResult<T>>> {
-    const rows = await this.backend.query({
-      kind: kind.name,
-      filters: options.filters ?? [],
-      ...(options.limit === undefined ? {} : { limit: options.limit }),
-    });
+    assertKind(kind);
+    const rows = await this.backend.query(toBackendQuery(kind.name, options));
     return rows.map((row) => ({
       key: kind.key(row.key.name),
       entity: cloneEntity(row.entity) as unknown as T,
     }));
   }
 
-  transact<R>(work: TransactionWork<R>, options: TransactOptions = {}): Promise<R> {
+  async transact<R>(work: TransactionWork<R>, options?: TransactOptions): Promise<R> {
+    const checked = this.#checkTransaction(work, options);
     const current = this.#current();
     if (current) return work({ attempt: current.attempt });
-    return this.#runNew(work, options);
+    return this.#runNew(work, checked);
   }
 
-  transactNew<R>(work: TransactionWork<R>, options: TransactOptions = {}): Promise<R> {
-    return this.#runNew(work, options);
+  async transactNew<R>(work: TransactionWork<R>, options?: TransactOptions): Promise<R> {
+    return this.#runNew(work, this.#checkTransaction(work, options));
   }
 
-  transactionless<R>(work: () => Promise<R>): Promise<R> {
+  async transactionless<R>(work: () => Promise<R>): Promise<R> {
+    assertFunction(work, 'work');
     return ambientTransaction.run(undefined, work);
+  }
+
+  /** Validates `transact`/`transactNew` arguments before any transaction begins. */
+  #checkTransaction(work: unknown, options: unknown): CheckedTransaction {
+    assertFunction(work, 'work');
+    const checked = checkRetryFields(
+      readOptions(options, 'options', RETRY_OPTION_FIELDS),
+      'options',
+    );
+    const policy: RetryPolicy = { ...this.#retry, ...checked.retry };
+    assertRetryPolicyConsistent(policy, 'options.retry');
+    return { policy, onRetry: checked.onRetry };
   }
 
   close(): Promise<void> {
@@ -195,8 +226,8 @@ export class BackendEntityStore implements EntityStore {
     }
   }
 
-  #runNew<R>(work: TransactionWork<R>, options: TransactOptions): Promise<R> {
-    const policy = { ...this.#retry, ...options.retry };
+  #runNew<R>(work: TransactionWork<R>, options: CheckedTransaction): Promise<R> {
+    const { policy } = options;
     return pRetry(
       async (attempt) => {
         try {
@@ -255,6 +286,40 @@ export class BackendEntityStore implements EntityStore {
     await runAfterCommit(ctx.afterCommit);
     return result;
   }
+}
+
+/** The fields of {@link TransactOptions} and {@link EntityStoreOptions}. */
+const RETRY_OPTION_FIELDS = ['retry', 'onRetry'] as const;
+
+/** `transact` options after validation, the retry policy merged with the store's. */
+interface CheckedTransaction {
+  readonly policy: RetryPolicy;
+  readonly onRetry: TransactOptions['onRetry'];
+}
+
+const BACKEND_METHODS = [
+  'beginTransaction',
+  'lookup',
+  'commit',
+  'rollback',
+  'query',
+  'close',
+] as const;
+
+/**
+ * Throws unless `backend` looks like an {@link EntityBackend} whose limits are positive
+ * integers (a zero or NaN limit would make chunking loop forever or skip keys).
+ */
+function assertBackend(backend: unknown): asserts backend is EntityBackend {
+  assertObject(backend, 'backend');
+  const b = backend as Partial<Record<(typeof BACKEND_METHODS)[number], unknown>> & {
+    limits?: unknown;
+  };
+  for (const method of BACKEND_METHODS) assertFunction(b[method], `backend.${method}`);
+  assertObject(b.limits, 'backend.limits');
+  const { maxLookupKeys, maxMutationsPerCommit } = b.limits as Partial<EntityBackendLimits>;
+  assertInteger(maxLookupKeys, 'backend.limits.maxLookupKeys', { min: 1 });
+  assertInteger(maxMutationsPerCommit, 'backend.limits.maxMutationsPerCommit', { min: 1 });
 }
 
 /**

@@ -1,6 +1,8 @@
 import type { Datastore, Key as DatastoreKey, Transaction } from '@google-cloud/datastore';
 import { InvalidArgumentError } from '../errors/index.js';
-import { describeValue } from '../util/describe-value.js';
+import { assertInteger, assertString, invalidArgument } from '../validation/assert.js';
+import { describeValue } from '../validation/describe-value.js';
+import { readOptions } from '../validation/options.js';
 import { BackendEntityStore, type EntityStoreOptions } from './backend-entity-store.js';
 import { DATASTORE_CLIENT_METHODS, type DatastoreClient } from './datastore-client.js';
 import {
@@ -91,6 +93,8 @@ export interface DatastoreEntityBackendOptions {
   readonly callTimeoutMs?: number;
 }
 
+const BACKEND_OPTION_FIELDS = ['datastore', 'namespace', 'callTimeoutMs'] as const;
+
 /** Options of {@link DatastoreEntityStore}. */
 export interface DatastoreEntityStoreOptions
   extends DatastoreEntityBackendOptions,
@@ -127,13 +131,15 @@ export class DatastoreEntityBackend implements EntityBackend {
    * @param options - the client, the namespace and the per-call timeout
    */
   constructor(options: DatastoreEntityBackendOptions) {
-    if (typeof options !== 'object' || options === null) {
-      throw new InvalidArgumentError(
-        `DatastoreEntityStore needs an options object with a datastore client, got ${describeValue(options)}.`,
-        { context: { argument: 'options' } },
+    if (options === undefined) {
+      throw invalidArgument(
+        'options',
+        'an options object with a Datastore client as options.datastore',
+        options,
       );
     }
-    const client: unknown = options.datastore;
+    const fields = readOptions(options, 'options', BACKEND_OPTION_FIELDS);
+    const client = fields.datastore;
     if (
       typeof client !== 'object' ||
       client === null ||
@@ -141,32 +147,19 @@ export class DatastoreEntityBackend implements EntityBackend {
         (method) => typeof (client as Record<string, unknown>)[method] !== 'function',
       )
     ) {
-      throw new InvalidArgumentError(
-        `DatastoreEntityStore needs a Datastore client from @google-cloud/datastore (>=10.1 <12) as options.datastore, got ${describeValue(client)}.`,
-        { context: { option: 'datastore' } },
+      throw invalidArgument(
+        'options.datastore',
+        'a Datastore client from @google-cloud/datastore (>=10.1 <12)',
+        client,
       );
     }
     // The shape was checked above; inside, the adapter uses the library's own types.
     const datastore = client as Datastore;
-    if (options.namespace !== undefined && typeof options.namespace !== 'string') {
-      throw new InvalidArgumentError(
-        `A Datastore namespace must be a string, got ${describeValue(options.namespace)}.`,
-      );
+    if (fields.namespace !== undefined) {
+      assertString(fields.namespace, 'options.namespace', { allowEmpty: true });
     }
-    const callTimeoutMs =
-      options.callTimeoutMs === undefined
-        ? DEFAULT_DATASTORE_CALL_TIMEOUT_MS
-        : options.callTimeoutMs;
-    if (
-      !Number.isSafeInteger(callTimeoutMs) ||
-      callTimeoutMs <= 0 ||
-      callTimeoutMs > MAX_CALL_TIMEOUT_MS
-    ) {
-      throw new InvalidArgumentError(
-        `callTimeoutMs must be a positive integer of milliseconds (at most ${MAX_CALL_TIMEOUT_MS}), got ${describeValue(options.callTimeoutMs)}.`,
-        { context: { option: 'callTimeoutMs' } },
-      );
-    }
+    const callTimeoutMs = fields.callTimeoutMs ?? DEFAULT_DATASTORE_CALL_TIMEOUT_MS;
+    assertInteger(callTimeoutMs, 'options.callTimeoutMs', { min: 1, max: MAX_CALL_TIMEOUT_MS });
     this.#datastore = datastore;
     this.#callTimeoutMs = callTimeoutMs;
     this.#gaxOptions = Object.freeze({ timeout: callTimeoutMs });
@@ -175,7 +168,8 @@ export class DatastoreEntityBackend implements EntityBackend {
       gaxOptions: { timeout: callTimeoutMs },
     });
     // '' is Datastore's name for the default namespace.
-    this.#namespace = (options.namespace ?? datastore.namespace) || undefined;
+    this.#namespace =
+      ((fields.namespace as string | undefined) ?? datastore.namespace) || undefined;
     const project = datastore.options?.projectId ?? '(detected project)';
     this.description = `datastore(${project}/${this.#namespace ?? '(default)'})`;
   }
@@ -564,9 +558,21 @@ export class DatastoreEntityStore extends BackendEntityStore {
   /**
    * Creates a store over a caller-configured client; no I/O happens until the first call.
    *
-   * @param options - the Datastore client, namespace, per-call timeout, retry policy and hooks
+   * @param options - the Datastore client, namespace, per-call timeout, retry policy and
+   *   hooks; a field not declared by {@link DatastoreEntityStoreOptions} is refused with
+   *   `InvalidArgumentError`
    */
   constructor(options: DatastoreEntityStoreOptions) {
-    super(new DatastoreEntityBackend(options), options);
+    const { retry, onRetry, ...backendOptions } = readOptions(options, 'options', [
+      ...BACKEND_OPTION_FIELDS,
+      'retry',
+      'onRetry',
+    ]);
+    super(
+      new DatastoreEntityBackend(
+        (options === undefined ? undefined : backendOptions) as DatastoreEntityBackendOptions,
+      ),
+      { retry, onRetry } as EntityStoreOptions,
+    );
   }
 }

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '../errors/index.js';
-import { describeValue as describe } from '../util/describe-value.js';
+import { assertArray, assertObject, assertString, invalidArgument } from '../validation/assert.js';
+import { readOptions } from '../validation/options.js';
 
-/** Datastore rejects key names longer than this many UTF-8 bytes. */
+/** Datastore rejects key names (and kind names) longer than this many UTF-8 bytes. */
 export const MAX_KEY_NAME_BYTES = 1500;
 
 declare const entityType: unique symbol;
@@ -72,12 +73,13 @@ export interface Kind<T extends object> {
 }
 
 /**
- * Makes a typed key. Throws {@link InvalidArgumentError} for an empty kind, an empty name or
- * a name over {@link MAX_KEY_NAME_BYTES} UTF-8 bytes.
+ * Makes a typed key. Throws {@link InvalidArgumentError} for a kind or name that is not a
+ * non-empty, well-formed string of at most {@link MAX_KEY_NAME_BYTES} UTF-8 bytes, a kind
+ * starting with `__` or a name matching `__*__` (Datastore reserves both).
  */
 export function key<T extends object>(kind: string, name: string): Key<T> {
-  assertKindName(kind);
-  assertKeyName(kind, name);
+  assertKindName(kind, 'kind');
+  assertKeyName(kind, name, 'name');
   return Object.freeze({ kind, name }) as Key<T>;
 }
 
@@ -95,10 +97,10 @@ const NONE: readonly string[] = Object.freeze([]);
  * distinct top-level property names).
  */
 export function defineKind<T extends object>(name: string, options: KindOptions<T> = {}): Kind<T> {
-  assertKindName(name);
+  assertKindName(name, 'name');
   const unindexed = unindexedList(name, options);
   const makeKey = (entityName: string): Key<T> => {
-    assertKeyName(name, entityName);
+    assertKeyName(name, entityName, 'name');
     const k = { kind: name, name: entityName };
     if (unindexed.length > 0) Object.defineProperty(k, UNINDEXED, { value: unindexed });
     return Object.freeze(k) as Key<T>;
@@ -120,44 +122,49 @@ export function keyId(k: Key): string {
   return `${k.kind.length}:${k.kind}/${k.name}`;
 }
 
-/** Re-validates a key that may not have been made by {@link key} (e.g. a hand-built object). */
-export function assertKey(k: unknown): asserts k is Key {
-  if (typeof k !== 'object' || k === null) {
-    throw new InvalidArgumentError(`Expected a key ({ kind, name }), got ${describe(k)}.`);
+/**
+ * Re-validates a key that may not have been made by {@link key} (e.g. a hand-built object):
+ * an object whose `kind` and `name` pass the checks of {@link key}.
+ *
+ * @param k - the value to check
+ * @param argument - its name in messages (`key`, `keys[3]`); `key` by default
+ */
+export function assertKey(k: unknown, argument = 'key'): asserts k is Key {
+  assertObject(k, argument);
+  let kind: unknown;
+  let name: unknown;
+  try {
+    ({ kind, name } = k as { kind?: unknown; name?: unknown });
+  } catch (cause) {
+    throw new InvalidArgumentError(`${argument} could not be read: reading it threw.`, {
+      cause,
+      context: { argument },
+    });
   }
-  const { kind, name } = k as { kind?: unknown; name?: unknown };
-  assertKindName(kind);
-  assertKeyName(kind, name);
+  assertKindName(kind, `${argument}.kind`);
+  assertKeyName(kind, name, `${argument}.name`);
 }
 
 function unindexedList<T extends object>(kind: string, options: KindOptions<T>): readonly string[] {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError(
-      `Options of kind "${kind}" must be an object, got ${describe(options)}.`,
-      { context: { kind } },
-    );
-  }
-  const list: unknown = options.unindexed;
+  const fields = readOptions(options, 'options', ['unindexed'], { kind });
+  const list = fields.unindexed;
   if (list === undefined) return NONE;
-  if (!Array.isArray(list)) {
-    throw new InvalidArgumentError(
-      `unindexed of kind "${kind}" must be an array of property names, got ${describe(list)}.`,
-      { context: { kind, option: 'unindexed' } },
-    );
-  }
+  assertArray(list, 'options.unindexed', { kind });
   const seen = new Set<string>();
-  for (const property of list as unknown[]) {
+  for (const [i, property] of list.entries()) {
     // The Datastore client reads `.` and `[]` in these names as paths into embedded entities
     // and arrays; a top-level name never needs them.
     if (typeof property !== 'string' || property.length === 0 || /[.[\]]/.test(property)) {
-      throw new InvalidArgumentError(
-        `unindexed of kind "${kind}" needs top-level property names (non-empty, without "." or "["), got ${describe(property)}.`,
-        { context: { kind, option: 'unindexed' } },
+      throw invalidArgument(
+        `options.unindexed[${i}]`,
+        'a top-level property name (non-empty, without "." or "[")',
+        property,
+        { kind },
       );
     }
     if (seen.has(property)) {
       throw new InvalidArgumentError(`unindexed of kind "${kind}" lists "${property}" twice.`, {
-        context: { kind, option: 'unindexed', property },
+        context: { kind, argument: `options.unindexed[${i}]`, property },
       });
     }
     seen.add(property);
@@ -165,36 +172,37 @@ function unindexedList<T extends object>(kind: string, options: KindOptions<T>):
   return seen.size === 0 ? NONE : Object.freeze([...seen]);
 }
 
-function assertKindName(kind: unknown): asserts kind is string {
-  if (typeof kind !== 'string' || kind.length === 0) {
-    throw new InvalidArgumentError(`A kind must be a non-empty string, got ${describe(kind)}.`);
-  }
+/** Throws unless `kind` is a kind name Datastore accepts. */
+export function assertKindName(kind: unknown, argument = 'kind'): asserts kind is string {
+  assertString(kind, argument);
   if (kind.startsWith('__')) {
     throw new InvalidArgumentError(
       `Kind "${kind}" is reserved: Datastore kinds starting with "__" are system kinds.`,
-      { context: { kind } },
+      { context: { kind, argument } },
+    );
+  }
+  const bytes = Buffer.byteLength(kind, 'utf8');
+  if (bytes > MAX_KEY_NAME_BYTES) {
+    throw new InvalidArgumentError(
+      `${argument} is ${bytes} bytes; Datastore allows kinds of at most ${MAX_KEY_NAME_BYTES} UTF-8 bytes.`,
+      { context: { bytes, argument } },
     );
   }
 }
 
-function assertKeyName(kind: string, name: unknown): asserts name is string {
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new InvalidArgumentError(
-      `A key name must be a non-empty string, got ${describe(name)} (kind "${kind}").`,
-      { context: { kind } },
-    );
-  }
+function assertKeyName(kind: string, name: unknown, argument: string): asserts name is string {
+  assertString(name, argument, { context: { kind } });
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_KEY_NAME_BYTES) {
     throw new InvalidArgumentError(
       `Key name of kind "${kind}" is ${bytes} bytes; Datastore allows at most ${MAX_KEY_NAME_BYTES} UTF-8 bytes.`,
-      { context: { kind, bytes } },
+      { context: { kind, bytes, argument } },
     );
   }
   if (/^__.*__$/.test(name)) {
     throw new InvalidArgumentError(
       `Key name "${name}" is reserved: Datastore names matching __*__ are system names.`,
-      { context: { kind } },
+      { context: { kind, argument } },
     );
   }
 }

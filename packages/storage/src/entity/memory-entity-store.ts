@@ -1,6 +1,8 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ContentionError, LimitExceededError } from '../errors/index.js';
+import { readOptions } from '../validation/options.js';
 import { BackendEntityStore, type EntityStoreOptions } from './backend-entity-store.js';
+import { assertBackendQuery, checkLimits } from './entity-arguments.js';
 import type {
   BackendQuery,
   BackendTransaction,
@@ -16,8 +18,9 @@ import { type Key, keyId, key as makeKey } from './key.js';
 /** Options of {@link MemoryEntityStore}. */
 export interface MemoryEntityStoreOptions extends EntityStoreOptions {
   /**
-   * Per-call limits to enforce, as a real backend would. Defaults to Datastore's
-   * (1000 keys per lookup, 500 mutations per commit), so code that passes here fits there.
+   * Per-call limits to enforce, as a real backend would: each a whole number from 1 to
+   * `Number.MAX_SAFE_INTEGER`. Defaults to Datastore's (1000 keys per lookup, 500 mutations
+   * per commit), so code that passes here fits there.
    */
   readonly limits?: Partial<EntityBackendLimits>;
 }
@@ -55,7 +58,11 @@ export class MemoryEntityBackend implements EntityBackend {
    * @param limits - per-call limits to enforce; Datastore's by default
    */
   constructor(limits: Partial<EntityBackendLimits> = {}) {
-    this.limits = { maxLookupKeys: 1000, maxMutationsPerCommit: 500, ...limits };
+    this.limits = Object.freeze({
+      maxLookupKeys: 1000,
+      maxMutationsPerCommit: 500,
+      ...checkLimits(limits, 'limits'),
+    });
   }
 
   async beginTransaction(): Promise<BackendTransaction> {
@@ -127,6 +134,8 @@ export class MemoryEntityBackend implements EntityBackend {
   }
 
   async query(query: BackendQuery): Promise<QueryRow[]> {
+    // The same rules as the Datastore backend, so code that passes here passes there.
+    assertBackendQuery(query);
     await nextTurn();
     const rows = [...this.#entities.values()]
       .filter((row) => row.key.kind === query.kind)
@@ -167,9 +176,20 @@ export class MemoryEntityStore extends BackendEntityStore {
   /**
    * Creates an empty store.
    *
-   * @param options - limits, retry policy and hooks
+   * @param options - limits, retry policy and hooks; a field not declared by
+   *   {@link MemoryEntityStoreOptions} is refused with `InvalidArgumentError`
    */
   constructor(options: MemoryEntityStoreOptions = {}) {
-    super(new MemoryEntityBackend(options.limits), options);
+    const { limits, retry, onRetry } = readOptions(options, 'options', [
+      'limits',
+      'retry',
+      'onRetry',
+    ]);
+    const backend = new MemoryEntityBackend(
+      (limits === undefined
+        ? {}
+        : checkLimits(limits, 'options.limits')) as Partial<EntityBackendLimits>,
+    );
+    super(backend, { retry, onRetry } as EntityStoreOptions);
   }
 }

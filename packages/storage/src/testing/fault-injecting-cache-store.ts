@@ -123,7 +123,9 @@ export class FaultInjectingCacheStore implements CacheStore {
   }
 
   getMany<V extends CacheValue = CacheValue>(keys: readonly string[]): Promise<Map<string, V>> {
-    return this.#run('getMany', keys.join(','), () => this.#inner.getMany<V>(keys), undefined);
+    // The inner cache validates `keys`; the label must not throw first on a non-array.
+    const label = Array.isArray(keys) ? keys.join(',') : '';
+    return this.#run('getMany', label, () => this.#inner.getMany<V>(keys), undefined);
   }
 
   gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined> {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackendEntityStore, type EntityStoreOptions } from '../entity/backend-entity-store.js';
+import { checkLimits } from '../entity/entity-arguments.js';
 import type {
   BackendQuery,
   BackendTransaction,
@@ -16,6 +17,7 @@ import {
   LimitExceededError,
   StoreUnavailableError,
 } from '../errors/index.js';
+import { readOptions } from '../validation/options.js';
 import { FaultPlan } from './fault-plan.js';
 
 /** The backend calls a {@link FaultInjectingEntityStore} can count and break. */
@@ -104,9 +106,18 @@ export class FaultInjectingEntityStore extends BackendEntityStore {
     const plan = new FaultPlan<EntityOperation, EntityEffect>();
     const delays = new FaultPlan<EntityOperation, number>();
     const counts = { value: zeroCounts() };
+    const { limits, retry, onRetry } = readOptions(options, 'options', [
+      'limits',
+      'retry',
+      'onRetry',
+    ]);
     super(
-      new FaultInjectingBackend(inner.backend, { plan, delays, counts }, options.limits),
-      options,
+      new FaultInjectingBackend(
+        inner.backend,
+        { plan, delays, counts },
+        limits === undefined ? undefined : checkLimits(limits, 'options.limits'),
+      ),
+      { retry, onRetry } as EntityStoreOptions,
     );
     this.#counts = counts;
     const fail = (options?: EntityFailOptions): EntityEffect => {
