@@ -20,6 +20,10 @@ export default defineConfig({
         find: /^@shardcount\/storage\/memcached$/,
         replacement: src('./packages/storage/src/memcached.ts'),
       },
+      {
+        find: /^@shardcount\/storage\/valkey$/,
+        replacement: src('./packages/storage/src/valkey.ts'),
+      },
       { find: /^@shardcount\/storage$/, replacement: src('./packages/storage/src/index.ts') },
       { find: /^@shardcount\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@shardcount\/pingpong$/, replacement: src('./packages/pingpong/src/index.ts') },

@@ -7,6 +7,10 @@ declare module 'vitest' {
     datastoreEmulatorAddress: string;
     /** Project id the shared emulator serves. */
     datastoreProjectId: string;
+    /** `redis://host:port` of the standalone Valkey (or Redis 7) server every test shares. */
+    valkeyUrl: string;
+    /** `host:port,host:port,host:port` of the shared three-primary Valkey cluster. */
+    valkeyClusterAddresses: string;
   }
 }
 

@@ -1,24 +1,103 @@
 import { MemcachedCacheStore } from '@shardcount/storage/memcached';
+import { ValkeyCacheStore } from '@shardcount/storage/valkey';
+import { Cluster } from 'iovalkey';
 import { inject } from 'vitest';
 import type {} from './provided-context.js';
 
+/** The real caches a test can ask {@link realCacheStore} for. */
+export type RealCacheKind = 'memcached' | 'valkey' | 'valkey-cluster';
+
+/** Every {@link RealCacheKind}, for `describe.each`. */
+export const REAL_CACHE_KINDS: readonly RealCacheKind[] = ['memcached', 'valkey', 'valkey-cluster'];
+
 /** Options of {@link realCacheStore}. */
 export interface RealCacheStoreOptions {
-  /** `host:port` of the memcached to use; the run's shared one (`inject('memcachedAddress')`) by default. */
+  /** Which cache: the run's shared memcached (default), Valkey server or Valkey cluster. */
+  readonly cache?: RealCacheKind;
+  /**
+   * Where it is, instead of the run's shared one (e.g. a private server from
+   * `startMemcached()`/`startValkey()`): memcached `host:port`, Valkey `redis://host:port`,
+   * a cluster's comma-separated `host:port` list.
+   */
   readonly address?: string;
   /** Per-call timeout in milliseconds; the store's default (500) when absent. */
   readonly timeoutMs?: number;
+  /** Fail-fast window in milliseconds; the store's default (1000) when absent. */
+  readonly failFastMs?: number;
 }
 
 /**
- * A {@link MemcachedCacheStore} on the memcached the test run shares (or on `address`, e.g.
- * a private server from `startMemcached()`). Call it inside a vitest test or hook; close the
- * store when done (`await store.close()`). The shared server is shared by every test file:
- * use random keys.
+ * A cluster client for a `ValkeyCacheStore`, configured as the store's README recommends:
+ * a command whose connection dropped before its answer fails instead of being sent again
+ * (a resent `incr` could count twice). `addresses` is a comma-separated `host:port` list;
+ * the run's shared cluster by default (call it inside a test or hook then). Disconnect it
+ * when done.
  */
-export function realCacheStore(options: RealCacheStoreOptions = {}): MemcachedCacheStore {
-  const servers = options.address ?? inject('memcachedAddress');
-  return new MemcachedCacheStore(
-    options.timeoutMs === undefined ? { servers } : { servers, timeoutMs: options.timeoutMs },
-  );
+export function valkeyClusterClient(addresses = inject('valkeyClusterAddresses')): Cluster {
+  const nodes = addresses.split(',').map((address) => {
+    const colon = address.lastIndexOf(':');
+    return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
+  });
+  const cluster = new Cluster(nodes, {
+    retryDelayOnFailover: 0,
+    redisOptions: { maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false },
+  });
+  // Failures reach callers through their calls; without a listener iovalkey logs them.
+  cluster.on('error', () => {});
+  return cluster;
+}
+
+/** A store that also disconnects the cluster client made for it when closed. */
+class OwnedClusterCacheStore extends ValkeyCacheStore {
+  readonly #cluster: Cluster;
+
+  constructor(cluster: Cluster, options: { timeoutMs?: number; failFastMs?: number }) {
+    super({ client: cluster, ...options });
+    this.#cluster = cluster;
+  }
+
+  override async close(): Promise<void> {
+    await super.close();
+    this.#cluster.disconnect();
+  }
+}
+
+/**
+ * A real cache store on the servers the test run shares (or on `address`): a
+ * {@link MemcachedCacheStore} by default or for `cache: 'memcached'`, a
+ * {@link ValkeyCacheStore} for `'valkey'` (standalone) and `'valkey-cluster'` (a cluster
+ * client the store's `close()` also disconnects). Call it inside a vitest test or hook;
+ * close the store when done. The shared servers are shared by every test file: use random
+ * keys.
+ */
+export function realCacheStore(
+  options?: RealCacheStoreOptions & { readonly cache?: 'memcached' },
+): MemcachedCacheStore;
+export function realCacheStore(
+  options: RealCacheStoreOptions & { readonly cache: 'valkey' | 'valkey-cluster' },
+): ValkeyCacheStore;
+export function realCacheStore(
+  options: RealCacheStoreOptions,
+): MemcachedCacheStore | ValkeyCacheStore;
+export function realCacheStore(
+  options: RealCacheStoreOptions = {},
+): MemcachedCacheStore | ValkeyCacheStore {
+  const tuning = {
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+    ...(options.failFastMs === undefined ? {} : { failFastMs: options.failFastMs }),
+  };
+  switch (options.cache ?? 'memcached') {
+    case 'memcached':
+      return new MemcachedCacheStore({
+        servers: options.address ?? inject('memcachedAddress'),
+        ...tuning,
+      });
+    case 'valkey':
+      return new ValkeyCacheStore({ url: options.address ?? inject('valkeyUrl'), ...tuning });
+    case 'valkey-cluster':
+      return new OwnedClusterCacheStore(
+        valkeyClusterClient(options.address ?? inject('valkeyClusterAddresses')),
+        tuning,
+      );
+  }
 }

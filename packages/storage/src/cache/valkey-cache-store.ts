@@ -1,0 +1,544 @@
+import { randomBytes } from 'node:crypto';
+import { type Cluster, Redis } from 'iovalkey';
+import { CacheUnavailableError, InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
+import {
+  assertCacheKey,
+  assertDelta,
+  assertTtl,
+  decodeCacheValue,
+  encodeCacheValue,
+} from './cache-arguments.js';
+import type {
+  CacheCounterOptions,
+  CacheStore,
+  CacheValue,
+  CacheWriteOptions,
+  CasEntry,
+  CasToken,
+} from './cache-store.js';
+import { type Admission, ValkeyFailFast } from './valkey-fail-fast.js';
+import { valkeyKeySlot } from './valkey-key-slot.js';
+import {
+  COUNT_CREATE_OUT_OF_RANGE,
+  COUNT_NO_CREATE,
+  COUNT_NOT_NUMERIC,
+  COUNT_OUT_OF_RANGE,
+  COUNT_SCRIPT,
+  type ValkeyScript,
+  WRITE_SCRIPT,
+} from './valkey-scripts.js';
+
+/** An iovalkey client: one server (`Redis`, also exported as `Valkey`) or a `Cluster`. */
+export type ValkeyClient = Redis | Cluster;
+
+/** Options shared by both ways of constructing a {@link ValkeyCacheStore}. */
+export interface ValkeyCacheStoreCommonOptions {
+  /**
+   * Longest a call may take, in milliseconds, from the call to its answer (connecting and
+   * cluster redirections included). Past it the call fails with `CacheUnavailableError`; a
+   * late answer is dropped. Default 500.
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Fail-fast window, in milliseconds, per node (`host:port`; in a cluster, the primary
+   * that owns the key's slot). After a call fails because it timed out or its connection
+   * failed, calls routed to that node during the next `failFastMs` fail at once with
+   * `CacheUnavailableError` (context `reason: 'fail-fast'`, `cause` the failure) without
+   * sending anything. The first call after the window is sent as a probe (other calls to
+   * that node keep failing fast while it is in flight): if it fails the window starts
+   * again, if it is answered the node is used as before. Answers (a missing key, a lost
+   * `cas`, a server error reply) are not failures. A whole number; 0 turns it off.
+   * Default 1000.
+   */
+  readonly failFastMs?: number;
+}
+
+/** Construct a {@link ValkeyCacheStore} that creates and owns its client for one server. */
+export interface ValkeyUrlOptions extends ValkeyCacheStoreCommonOptions {
+  /**
+   * The server, `redis://[[user]:password@]host[:port][/db]` (`rediss://` for TLS), e.g.
+   * `'redis://10.0.0.3:6379'`. For a cluster, pass a `Cluster` as `client` instead.
+   */
+  readonly url: string;
+  /** Not with `url`. */
+  readonly client?: never;
+}
+
+/** Construct a {@link ValkeyCacheStore} over an iovalkey client the caller made. */
+export interface ValkeyClientOptions extends ValkeyCacheStoreCommonOptions {
+  /**
+   * An iovalkey `Redis` (one server) or `Cluster` client. The store never closes, reconnects
+   * or reconfigures it. Give it `maxRetriesPerRequest: 0` and
+   * `autoResendUnfulfilledCommands: false` (a `Cluster`: in `redisOptions`, plus
+   * `retryDelayOnFailover: 0`), so that a command whose answer was lost with its
+   * connection fails instead of being sent again: a resent `incr` may count twice.
+   */
+  readonly client: ValkeyClient;
+  /** Not with `client`. */
+  readonly url?: never;
+}
+
+/** Options of {@link ValkeyCacheStore}: either `url` or an iovalkey `client`. */
+export type ValkeyCacheStoreOptions = ValkeyUrlOptions | ValkeyClientOptions;
+
+/** Default {@link ValkeyCacheStoreCommonOptions.timeoutMs}. */
+export const DEFAULT_VALKEY_TIMEOUT_MS = 500;
+
+/** Default {@link ValkeyCacheStoreCommonOptions.failFastMs}. */
+export const DEFAULT_VALKEY_FAIL_FAST_MS = 1000;
+
+type Operation = 'get' | 'getMany' | 'gets' | 'cas' | 'add' | 'set' | 'incr' | 'decr' | 'delete';
+
+/**
+ * The {@link CacheStore} on Valkey (Memorystore for Valkey, or any Valkey 7.2+ / Redis 7+),
+ * standalone or cluster, through iovalkey.
+ *
+ * - Each entry is a hash of two fields: `v`, the value as JSON text (an integer as its
+ *   digits), and `c`, a version token unique to the write that made it. `get` is one
+ *   `HGET`; every write is one server-side Lua script on the key, so `cas` is an atomic
+ *   compare-and-set (no WATCH round trips) that fails after any write or delete since the
+ *   `gets`, as memcached's CAS does.
+ * - `incr`/`decr` run as one script: a missing key is created holding `initial + delta`
+ *   (`max(initial - delta, 0)` for `decr`) with its TTL, in the same step; `decr` floors at
+ *   0; a value that is not a non-negative integer is `InvalidArgumentError`; a result past
+ *   `Number.MAX_SAFE_INTEGER` is `OutOfRangeError` and nothing is written (memcached's
+ *   unsigned 64-bit counters, Valkey's signed ones and Lua's doubles all agree up to there).
+ * - Keys are used as they are: Valkey takes any bytes, so nothing is mapped. In a cluster,
+ *   a key's `{hash tag}` picks its slot as usual. `getMany` takes keys of any slots: it
+ *   groups them by node and reads each group in parallel.
+ * - TTLs are relative seconds at any length (no 30-day rule).
+ * - Every call settles within `timeoutMs`, and a node that timed out or dropped its
+ *   connection fails fast for `failFastMs`. Commands are never resent by the store's own
+ *   client, so a timed-out write may or may not have been applied.
+ *
+ * @example
+ * ```ts
+ * const cache = new ValkeyCacheStore({ url: 'redis://127.0.0.1:6379', timeoutMs: 200 });
+ * await cache.set('greeting', { text: 'hello' }, { ttlSeconds: 60 });
+ * const entry = await cache.gets<{ text: string }>('greeting');
+ * if (entry && !(await cache.cas('greeting', { text: 'hi' }, entry.cas))) {
+ *   // someone else wrote it between our gets and cas
+ * }
+ * await cache.incr('page-views', 1, { initial: 0 }); // 1 the first time
+ * await cache.close();
+ * ```
+ */
+export class ValkeyCacheStore implements CacheStore {
+  readonly #client: ValkeyClient;
+  readonly #ownsClient: boolean;
+  readonly #cluster: Cluster | undefined;
+  /** `host:port` of a standalone client's server. */
+  readonly #serverNode: string;
+  readonly #timeoutMs: number;
+  readonly #failFastMs: number;
+  readonly #failFast: ValkeyFailFast;
+  /** Versions are this store's random prefix plus a counter: unique across writers. */
+  readonly #versionPrefix = `${randomBytes(9).toString('base64url')}.`;
+  #versionCounter = 0;
+  #inFlight = 0;
+  #drained: (() => void) | undefined;
+  #closed = false;
+
+  /**
+   * @param options - `url` (the store creates its client) or `client`, `timeoutMs` and
+   * `failFastMs`
+   * @throws InvalidArgumentError when the options are malformed
+   */
+  constructor(options: ValkeyCacheStoreOptions) {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_VALKEY_TIMEOUT_MS;
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
+      throw new InvalidArgumentError(
+        `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
+      );
+    }
+    this.#timeoutMs = timeoutMs;
+    const failFastMs = options.failFastMs ?? DEFAULT_VALKEY_FAIL_FAST_MS;
+    if (!Number.isSafeInteger(failFastMs) || failFastMs < 0) {
+      throw new InvalidArgumentError(
+        `failFastMs must be a non-negative whole number of milliseconds, got ${String(failFastMs)}.`,
+      );
+    }
+    this.#failFastMs = failFastMs;
+    this.#failFast = new ValkeyFailFast(failFastMs);
+    if (options.client !== undefined && options.url !== undefined) {
+      throw new InvalidArgumentError('Pass either url or client to ValkeyCacheStore, not both.');
+    }
+    if (options.client !== undefined) {
+      if (typeof options.client !== 'object' || options.client === null) {
+        throw new InvalidArgumentError('client must be an iovalkey Redis or Cluster client.');
+      }
+      this.#client = options.client;
+      this.#ownsClient = false;
+    } else if (options.url !== undefined) {
+      this.#client = createClient(options.url, timeoutMs);
+      this.#ownsClient = true;
+    } else {
+      throw new InvalidArgumentError('ValkeyCacheStore needs url or client.');
+    }
+    this.#cluster = this.#client.isCluster ? (this.#client as Cluster) : undefined;
+    const standalone = this.#client as Redis;
+    this.#serverNode =
+      this.#cluster === undefined
+        ? `${standalone.options.host ?? 'localhost'}:${standalone.options.port ?? 6379}`
+        : '';
+  }
+
+  /** The timeout every call is bounded by, in milliseconds. */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
+  }
+
+  /** The fail-fast window after a node failed, in milliseconds (0: off). */
+  get failFastMs(): number {
+    return this.#failFastMs;
+  }
+
+  /** Whether the client is a cluster client. */
+  get isCluster(): boolean {
+    return this.#cluster !== undefined;
+  }
+
+  /** {@inheritDoc CacheStore.get} */
+  async get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined> {
+    assertCacheKey(key);
+    this.#assertOpen();
+    const text = await this.#call('get', key, this.#node(key), () => this.#client.hget(key, 'v'));
+    return text === null ? undefined : (decodeCacheValue(text) as V);
+  }
+
+  /** {@inheritDoc CacheStore.getMany} */
+  async getMany<V extends CacheValue = CacheValue>(
+    keys: readonly string[],
+  ): Promise<Map<string, V>> {
+    if (!Array.isArray(keys)) {
+      throw new InvalidArgumentError('getMany takes an array of keys.');
+    }
+    for (const key of keys) assertCacheKey(key);
+    this.#assertOpen();
+    // Keys of one node are read together under one timeout; nodes are read in parallel.
+    const groups = new Map<string, string[]>();
+    for (const key of new Set(keys)) {
+      const node = this.#node(key);
+      const group = groups.get(node);
+      if (group === undefined) groups.set(node, [key]);
+      else group.push(key);
+    }
+    // One answer missing fails the whole call, so a node in its window fails it before
+    // anything is sent; a node past its window is probed with all of its keys.
+    for (const [node, group] of groups) this.#failFast.check('getMany', group[0]!, node);
+    const admissions = [...groups].map(
+      ([node, group]) => [node, group, this.#failFast.admit('getMany', group[0]!, node)] as const,
+    );
+    const answers = await Promise.all(
+      admissions.map(([node, group, admission]) =>
+        this.#call(
+          'getMany',
+          group[0]!,
+          node,
+          () => Promise.all(group.map((key) => this.#client.hget(key, 'v'))),
+          admission,
+        ),
+      ),
+    );
+    const found = new Map<string, V>();
+    admissions.forEach(([, group], g) => {
+      group.forEach((key, i) => {
+        const text = answers[g]![i];
+        if (text !== null && text !== undefined) found.set(key, decodeCacheValue(text) as V);
+      });
+    });
+    return found;
+  }
+
+  /** {@inheritDoc CacheStore.gets} */
+  async gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined> {
+    assertCacheKey(key);
+    this.#assertOpen();
+    const [text, version] = await this.#call('gets', key, this.#node(key), () =>
+      this.#client.hmget(key, 'v', 'c'),
+    );
+    if (text === null || text === undefined) return undefined;
+    // A hash without a version was not written by this store: a token no write can match.
+    return { value: decodeCacheValue(text) as V, cas: (version ?? '') as CasToken };
+  }
+
+  /** {@inheritDoc CacheStore.cas} */
+  async cas(
+    key: string,
+    value: CacheValue,
+    cas: CasToken,
+    options: CacheWriteOptions = {},
+  ): Promise<boolean> {
+    const text = checkWrite(key, value, options);
+    if (typeof cas !== 'string') {
+      throw new InvalidArgumentError(`cas must be a token returned by gets, got ${typeof cas}.`, {
+        context: { key },
+      });
+    }
+    this.#assertOpen();
+    return (await this.#write('cas', key, text, options, cas)) === 1;
+  }
+
+  /** {@inheritDoc CacheStore.add} */
+  async add(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<boolean> {
+    const text = checkWrite(key, value, options);
+    this.#assertOpen();
+    return (await this.#write('add', key, text, options, '')) === 1;
+  }
+
+  /** {@inheritDoc CacheStore.set} */
+  async set(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<void> {
+    const text = checkWrite(key, value, options);
+    this.#assertOpen();
+    await this.#write('set', key, text, options, '');
+  }
+
+  /** {@inheritDoc CacheStore.incr} */
+  incr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
+    return this.#count('incr', key, delta, options);
+  }
+
+  /** {@inheritDoc CacheStore.decr} */
+  decr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
+    return this.#count('decr', key, delta, options);
+  }
+
+  /** {@inheritDoc CacheStore.delete} */
+  async delete(key: string): Promise<boolean> {
+    assertCacheKey(key);
+    this.#assertOpen();
+    const removed = await this.#call('delete', key, this.#node(key), () => this.#client.del(key));
+    return removed > 0;
+  }
+
+  /**
+   * Waits for the calls in flight (each ends within `timeoutMs`), then disconnects the
+   * client if the store created it (`url`); a client passed in is left as it is. Later
+   * calls fail with `InvalidArgumentError`. Calling it again does nothing.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        this.#drained = resolve;
+      });
+    }
+    if (this.#ownsClient) this.#client.disconnect();
+  }
+
+  async #count(
+    operation: 'incr' | 'decr',
+    key: string,
+    delta: number,
+    options: CacheCounterOptions,
+  ): Promise<number | undefined> {
+    assertCacheKey(key);
+    assertDelta(delta);
+    assertTtl(options.ttlSeconds);
+    const { initial } = options;
+    if (initial !== undefined) assertDelta(initial, 'initial');
+    this.#assertOpen();
+    let created = COUNT_NO_CREATE;
+    if (initial !== undefined) {
+      const value = operation === 'incr' ? initial + delta : Math.max(initial - delta, 0);
+      created = Number.isSafeInteger(value) ? String(value) : COUNT_CREATE_OUT_OF_RANGE;
+    }
+    const args = [
+      String(delta),
+      operation,
+      created,
+      String(options.ttlSeconds ?? 0),
+      this.#nextVersion(),
+    ];
+    const result = (await this.#script(operation, key, COUNT_SCRIPT, args)) as number | null;
+    if (result === null) return undefined;
+    if (result === COUNT_NOT_NUMERIC) {
+      throw new InvalidArgumentError(
+        `Cannot ${operation} cache key "${key}": its value is not a non-negative integer.`,
+        { context: { key, operation } },
+      );
+    }
+    if (result === COUNT_OUT_OF_RANGE) {
+      throw new OutOfRangeError(
+        `Cannot ${operation} ${delta} at cache key "${key}"${initial === undefined ? '' : ` (initial ${initial})`}: the counter would pass Number.MAX_SAFE_INTEGER; nothing was changed.`,
+        { context: { key, operation } },
+      );
+    }
+    return result;
+  }
+
+  #write(
+    mode: 'set' | 'add' | 'cas',
+    key: string,
+    text: string,
+    options: CacheWriteOptions,
+    expected: string,
+  ): Promise<unknown> {
+    const args = [text, String(options.ttlSeconds ?? 0), this.#nextVersion(), mode, expected];
+    return this.#script(mode, key, WRITE_SCRIPT, args);
+  }
+
+  /** Runs a script on `key` by its SHA, loading it (EVAL) where the node does not know it. */
+  #script(
+    operation: Operation,
+    key: string,
+    script: ValkeyScript,
+    args: readonly string[],
+  ): Promise<unknown> {
+    const client = this.#client;
+    return this.#call(operation, key, this.#node(key), () =>
+      client.evalsha(script.sha, 1, key, ...args).catch((error: unknown) => {
+        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
+          return client.eval(script.lua, 1, key, ...args);
+        }
+        throw error;
+      }),
+    );
+  }
+
+  #nextVersion(): string {
+    this.#versionCounter += 1;
+    return this.#versionPrefix + this.#versionCounter.toString(36);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new InvalidArgumentError('This ValkeyCacheStore has been closed.');
+  }
+
+  /** The node a key's calls go to: the server, or the primary owning the key's slot. */
+  #node(key: string): string {
+    if (this.#cluster === undefined) return this.#serverNode;
+    return this.#cluster.slots[valkeyKeySlot(key)]?.[0] ?? 'cluster';
+  }
+
+  /**
+   * Sends one call and settles within the timeout: its answer, `CacheUnavailableError` when
+   * it times out or the connection fails (opening `node`'s fail-fast window), or at once
+   * when `node` is in its window. An error reply from the server is an answer: it neither
+   * opens nor keeps open a window. `admission` is given when the caller already admitted
+   * the call (`getMany`).
+   */
+  #call<T>(
+    operation: Operation,
+    key: string,
+    node: string,
+    send: () => Promise<T>,
+    admission?: Admission,
+  ): Promise<T> {
+    const admitted = admission ?? this.#failFast.admit(operation, key, node);
+    const timeoutMs = this.#timeoutMs;
+    this.#inFlight += 1;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const finish = (): void => {
+        settled = true;
+        this.#inFlight -= 1;
+        if (this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
+      };
+      const timer = setTimeout(() => {
+        if (settled) return;
+        finish();
+        const error = new CacheUnavailableError(
+          `Valkey did not answer ${operation} within ${timeoutMs} ms (node ${node}).`,
+          { context: { operation, key, server: node } },
+        );
+        this.#failFast.settled(node, admitted, error);
+        reject(error);
+      }, timeoutMs);
+      let sent: Promise<T>;
+      try {
+        sent = send();
+      } catch (error) {
+        sent = Promise.reject(error);
+      }
+      sent.then(
+        (value) => {
+          if (settled) return;
+          clearTimeout(timer);
+          finish();
+          this.#failFast.settled(node, admitted, undefined);
+          resolve(value);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          clearTimeout(timer);
+          finish();
+          if (isReplyError(error)) {
+            this.#failFast.settled(node, admitted, undefined);
+            reject(replyError(operation, key, error));
+            return;
+          }
+          const failure = new CacheUnavailableError(
+            `Valkey ${operation} failed (node ${node}): ${error instanceof Error ? error.message : String(error)}`,
+            { context: { operation, key, server: node }, cause: error },
+          );
+          this.#failFast.settled(node, admitted, failure);
+          reject(failure);
+        },
+      );
+    });
+  }
+}
+
+/** Validates a write's arguments before any I/O and returns the value's JSON text. */
+function checkWrite(key: string, value: CacheValue, options: CacheWriteOptions): string {
+  assertCacheKey(key);
+  assertTtl(options.ttlSeconds);
+  return encodeCacheValue(key, value);
+}
+
+/** Whether the server answered with an error (as opposed to not answering). */
+function isReplyError(error: unknown): error is Error {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+/** The error for an error reply: a key holding another type is the caller's data at fault. */
+function replyError(
+  operation: Operation,
+  key: string,
+  error: Error,
+): CacheUnavailableError | InvalidArgumentError {
+  const options = { context: { operation, key }, cause: error };
+  if (error.message.includes('WRONGTYPE')) {
+    return new InvalidArgumentError(
+      `Valkey ${operation} of cache key "${key}": the key holds a value ValkeyCacheStore did not write (${error.message}).`,
+      options,
+    );
+  }
+  return new CacheUnavailableError(
+    `Valkey answered ${operation} of cache key "${key}" with an error: ${error.message}`,
+    options,
+  );
+}
+
+/** The store's own client: fails calls on a lost connection instead of resending them. */
+function createClient(url: unknown, timeoutMs: number): Redis {
+  if (typeof url !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(url)) {
+    throw new InvalidArgumentError(
+      `url must be a redis://host:port (or rediss://) URL, got ${typeof url === 'string' ? JSON.stringify(url) : typeof url}.`,
+    );
+  }
+  try {
+    const parsed = new URL(url);
+    if (parsed.hostname === '') throw new Error('no host');
+  } catch {
+    throw new InvalidArgumentError(`url ${JSON.stringify(url)} is not a valid URL.`);
+  }
+  const client = new Redis(url, {
+    lazyConnect: true,
+    // A command sent on a connection that then drops is failed, never resent (a resent
+    // incr could count twice); commands made while reconnecting fail on the next failed
+    // attempt or by the store's timeout.
+    maxRetriesPerRequest: 0,
+    autoResendUnfulfilledCommands: false,
+    retryStrategy: (attempt) => Math.min(attempt * 50, 1000),
+    connectTimeout: Math.max(2 * timeoutMs, 1000),
+    // A connection that answers nothing for this long is dropped and made again, so a
+    // half-open one (a partition, a replaced node) heals by itself.
+    socketTimeout: Math.max(4 * timeoutMs, 2000),
+  });
+  // Failures reach callers through their calls; without a listener iovalkey logs them.
+  client.on('error', () => {});
+  return client;
+}

@@ -1,0 +1,392 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePort } from './free-port.js';
+
+/**
+ * A Valkey-compatible server (`valkey-server`, else Debian's `redis-server` 7.x) this module
+ * started as a child process, listening on 127.0.0.1.
+ */
+export interface ValkeyServer {
+  /** Always `127.0.0.1`. */
+  readonly host: string;
+  /** TCP port it listens on; the same after {@link ValkeyServer.restart}. */
+  readonly port: number;
+  /** `127.0.0.1:PORT`. */
+  readonly address: string;
+  /** `redis://127.0.0.1:PORT`, the form `ValkeyCacheStore`'s `url` option takes. */
+  readonly url: string;
+  /** Whether the process is running (started and not stopped or exited). */
+  readonly running: boolean;
+  /** Ends the process (SIGTERM, SIGKILL after 5 s), waits for it to exit, removes its files. Idempotent. */
+  stop(): Promise<void>;
+  /**
+   * Stops the process if it runs, then starts it again on the same port. A standalone
+   * server comes back empty (nothing is persisted); a cluster node keeps its cluster
+   * configuration (`nodes.conf`) and rejoins, its keys gone.
+   */
+  restart(): Promise<void>;
+  /**
+   * Freezes the process (SIGSTOP): connections stay open and requests go unanswered, as
+   * with a hung server. Resolves once every thread of it has stopped.
+   * {@link ValkeyServer.resume} thaws it; `stop()` thaws it first.
+   */
+  pause(): Promise<void>;
+  /** Thaws a paused process (SIGCONT); it answers what was sent meanwhile. */
+  resume(): void;
+}
+
+/** A cluster of primaries (no replicas) this module started. */
+export interface ValkeyCluster {
+  /** Its nodes, each owning an equal share of the 16384 slots. */
+  readonly nodes: readonly ValkeyServer[];
+  /** `host:port` of every node, comma-separated: what tests pass around. */
+  readonly addresses: string;
+  /** Stops every node and removes their files. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startValkey}. */
+export interface StartValkeyOptions {
+  /** Port to listen on; a free one by default. */
+  readonly port?: number;
+}
+
+/** Options of {@link startValkeyCluster}. */
+export interface StartValkeyClusterOptions {
+  /** Number of primaries, at least 3 (what `--cluster create` accepts). Default 3. */
+  readonly primaries?: number;
+}
+
+const READY_DEADLINE_MS = 10_000;
+const CLUSTER_DEADLINE_MS = 30_000;
+const STOP_GRACE_MS = 5_000;
+const OUTPUT_TAIL_CHARS = 4_000;
+
+/** Every child still running, so the exit hook can end what a crashed test left behind. */
+const liveChildren = new Set<ChildProcess>();
+/** Working directories still to remove. */
+const liveDirs = new Set<string>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // 'exit' handlers must be synchronous: a signal and a synchronous removal is all there is.
+  process.on('exit', () => {
+    for (const child of liveChildren) child.kill('SIGKILL');
+    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+function findBinary(names: readonly string[]): string {
+  for (const name of names) {
+    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+      if (dir === '') continue;
+      const candidate = join(dir, name);
+      try {
+        accessSync(candidate, constants.X_OK);
+        return candidate;
+      } catch {
+        // not in this directory
+      }
+    }
+  }
+  throw new Error(
+    `None of ${names.join(', ')} is on PATH. Install Debian's redis-server 7 (wire-compatible ` +
+      'with Valkey 7.2): `apt-get update && apt-get install -y redis-server` (the bootstrap does this).',
+  );
+}
+
+/**
+ * Starts a standalone Valkey (or Redis 7) server on 127.0.0.1 as a child process, with
+ * persistence off, and resolves once it answers `INFO` with its own pid. The caller owns
+ * it: call `stop()` (in `afterAll` or `finally`). A process exit hook kills any server still
+ * running.
+ *
+ * @throws Error when no server binary is installed or the server does not come up.
+ */
+export async function startValkey(options: StartValkeyOptions = {}): Promise<ValkeyServer> {
+  return startNode(options.port, []);
+}
+
+/**
+ * Starts `primaries` cluster-enabled servers on free ports (client and cluster-bus ports),
+ * joins them with `redis-cli --cluster create` (no replicas) and resolves once every node
+ * reports `cluster_state:ok`. On failure every node started is stopped.
+ */
+export async function startValkeyCluster(
+  options: StartValkeyClusterOptions = {},
+): Promise<ValkeyCluster> {
+  const primaries = options.primaries ?? 3;
+  if (!Number.isSafeInteger(primaries) || primaries < 3) {
+    throw new Error(`A cluster needs at least 3 primaries, got ${primaries}.`);
+  }
+  const cli = findBinary(['valkey-cli', 'redis-cli']);
+  const started = await Promise.allSettled(
+    Array.from({ length: primaries }, async () =>
+      startNode(undefined, [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        'nodes.conf',
+        '--cluster-port',
+        String(await freePort()),
+        '--cluster-node-timeout',
+        '2000',
+        // Keep answering reads and writes for the slots a node still owns when another
+        // node is down, as a partially failed cluster does.
+        '--cluster-require-full-coverage',
+        'no',
+      ]),
+    ),
+  );
+  const nodes = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const stop = async (): Promise<void> => {
+    await Promise.allSettled(nodes.map((node) => node.stop()));
+  };
+  try {
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed !== undefined) throw (failed as PromiseRejectedResult).reason;
+    await promisify(execFile)(
+      cli,
+      [
+        '--cluster',
+        'create',
+        ...nodes.map((node) => node.address),
+        '--cluster-replicas',
+        '0',
+        '--cluster-yes',
+      ],
+      { timeout: CLUSTER_DEADLINE_MS },
+    );
+    const deadline = Date.now() + CLUSTER_DEADLINE_MS;
+    for (const node of nodes) {
+      const state = (): Promise<string | undefined> =>
+        query(node.host, node.port, 'CLUSTER INFO', /cluster_state:(\w+)/).then((m) => m?.[1]);
+      while ((await state()) !== 'ok') {
+        if (Date.now() > deadline) throw new Error(`cluster node ${node.address} never got ready.`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { nodes, addresses: nodes.map((node) => node.address).join(','), stop };
+}
+
+async function startNode(port: number | undefined, extraArgs: string[]): Promise<ValkeyServer> {
+  const binary = findBinary(['valkey-server', 'redis-server']);
+  installExitHook();
+  // A free port can be taken between freePort() and the bind: retry on a new one.
+  let lastError: unknown;
+  for (let attempt = 0; attempt < (port === undefined ? 3 : 1); attempt++) {
+    const server = new ChildValkey(binary, port ?? (await freePort()), extraArgs);
+    try {
+      await server.start();
+      return server;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
+}
+
+class ChildValkey implements ValkeyServer {
+  readonly host = '127.0.0.1';
+  readonly port: number;
+  readonly address: string;
+  readonly url: string;
+  readonly #binary: string;
+  readonly #extraArgs: string[];
+  #dir: string | undefined;
+  #child: ChildProcess | undefined;
+  #exited: Promise<void> = Promise.resolve();
+  #output = '';
+
+  constructor(binary: string, port: number, extraArgs: string[]) {
+    this.#binary = binary;
+    this.port = port;
+    this.address = `${this.host}:${port}`;
+    this.url = `redis://${this.address}`;
+    this.#extraArgs = extraArgs;
+  }
+
+  get running(): boolean {
+    return this.#child !== undefined;
+  }
+
+  async start(): Promise<void> {
+    if (this.#dir === undefined) {
+      this.#dir = mkdtempSync(join(tmpdir(), 'shardcount-valkey-'));
+      liveDirs.add(this.#dir);
+    }
+    const args = [
+      '--bind',
+      this.host,
+      '--port',
+      String(this.port),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.#dir,
+      '--daemonize',
+      'no',
+      ...this.#extraArgs,
+    ];
+    const child = spawn(this.#binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    this.#output = '';
+    liveChildren.add(child);
+    this.#exited = new Promise((resolve) => {
+      const gone = (): void => {
+        liveChildren.delete(child);
+        if (this.#child === child) this.#child = undefined;
+        resolve();
+      };
+      child.once('exit', gone);
+      // Spawn failures (ENOENT, EACCES) emit 'error' and may never emit 'exit'.
+      child.once('error', (error) => {
+        this.#output += String(error);
+        gone();
+      });
+    });
+    for (const stream of [child.stdout, child.stderr]) {
+      stream?.setEncoding('utf8');
+      stream?.on('data', (text: string) => {
+        this.#output = (this.#output + text).slice(-OUTPUT_TAIL_CHARS);
+      });
+      (stream as { unref?: () => void } | null)?.unref?.();
+    }
+    // A server a test forgot to stop must not keep the process alive; the exit hook ends it.
+    child.unref();
+    try {
+      await this.#waitReady(child);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  async pause(): Promise<void> {
+    const child = this.#child;
+    if (child?.pid === undefined) throw new Error(`server on port ${this.port} is not running.`);
+    child.kill('SIGSTOP');
+    const deadline = Date.now() + 5_000;
+    while (!allThreadsStopped(child.pid)) {
+      if (Date.now() > deadline) throw new Error(`server pid ${child.pid} did not stop.`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
+  resume(): void {
+    this.#child?.kill('SIGCONT');
+  }
+
+  async stop(): Promise<void> {
+    await this.#stopProcess();
+    if (this.#dir !== undefined) {
+      rmSync(this.#dir, { recursive: true, force: true });
+      liveDirs.delete(this.#dir);
+      this.#dir = undefined;
+    }
+  }
+
+  async restart(): Promise<void> {
+    await this.#stopProcess();
+    await this.start();
+  }
+
+  async #stopProcess(): Promise<void> {
+    const child = this.#child;
+    if (child === undefined) {
+      await this.#exited;
+      return;
+    }
+    // A stopped (paused) process would not act on SIGTERM until continued.
+    child.kill('SIGCONT');
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    try {
+      await this.#exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async #waitReady(child: ChildProcess): Promise<void> {
+    const deadline = Date.now() + READY_DEADLINE_MS;
+    for (;;) {
+      if (this.#child !== child) {
+        throw new Error(
+          `server on port ${this.port} exited before it was ready: ${this.#output.trim() || '(no output)'}`,
+        );
+      }
+      // Compare pids: the port may still be served by another process (our bind failed).
+      const match = await query(this.host, this.port, 'INFO server', /process_id:(\d+)\r\n/);
+      if (match !== undefined && Number(match[1]) === child.pid) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `server on port ${this.port} did not answer INFO within ${READY_DEADLINE_MS} ms: ${this.#output.trim()}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+  }
+}
+
+/** Whether every thread of `pid` is in the stopped state (Linux /proc; true if it is gone). */
+function allThreadsStopped(pid: number): boolean {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return true;
+  }
+  return tasks.every((task) => {
+    try {
+      // The state follows the parenthesised command name: "pid (comm) S ...".
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      return state === 'T' || state === 't';
+    } catch {
+      return true;
+    }
+  });
+}
+
+/**
+ * Sends one inline command and resolves with the first match of `pattern` in the reply, or
+ * `undefined` when nothing matches within 1 s (refused, not ready, no match).
+ */
+function query(
+  host: string,
+  port: number,
+  command: string,
+  pattern: RegExp,
+): Promise<RegExpExecArray | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    let reply = '';
+    const finish = (match: RegExpExecArray | undefined): void => {
+      socket.destroy();
+      resolve(match);
+    };
+    socket.setTimeout(1_000, () => finish(undefined));
+    socket.once('error', () => finish(undefined));
+    socket.once('close', () => finish(undefined));
+    socket.once('connect', () => socket.write(`${command}\r\n`));
+    socket.setEncoding('utf8');
+    socket.on('data', (text: string) => {
+      reply += text;
+      const match = pattern.exec(reply);
+      if (match !== null) finish(match);
+    });
+  });
+}
