@@ -210,7 +210,6 @@ export class MemcachedCacheStore implements CacheStore {
     return this.#failFastMs;
   }
 
-  /** {@inheritDoc CacheStore.get} */
   async get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined> {
     assertCacheKey(key);
     this.#assertOpen();
@@ -218,7 +217,6 @@ export class MemcachedCacheStore implements CacheStore {
     return this.#readValue<V>('get', key, response);
   }
 
-  /** {@inheritDoc CacheStore.getMany} */
   async getMany<V extends CacheValue = CacheValue>(
     keys: readonly string[],
   ): Promise<Map<string, V>> {
@@ -257,7 +255,6 @@ export class MemcachedCacheStore implements CacheStore {
     return found;
   }
 
-  /** {@inheritDoc CacheStore.gets} */
   async gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined> {
     assertCacheKey(key);
     this.#assertOpen();
@@ -275,7 +272,6 @@ export class MemcachedCacheStore implements CacheStore {
     return { value, cas: cas.toString() as CasToken };
   }
 
-  /** {@inheritDoc CacheStore.cas} */
   async cas(
     key: string,
     value: CacheValue,
@@ -306,7 +302,6 @@ export class MemcachedCacheStore implements CacheStore {
     }
   }
 
-  /** {@inheritDoc CacheStore.add} */
   async add(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<boolean> {
     const body = this.#checkWrite(key, value, options);
     this.#assertOpen();
@@ -323,7 +318,6 @@ export class MemcachedCacheStore implements CacheStore {
     }
   }
 
-  /** {@inheritDoc CacheStore.set} */
   async set(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<void> {
     const body = this.#checkWrite(key, value, options);
     this.#assertOpen();
@@ -332,17 +326,14 @@ export class MemcachedCacheStore implements CacheStore {
     if (response.header.status !== Status.ok) throw statusError('set', key, response);
   }
 
-  /** {@inheritDoc CacheStore.incr} */
   incr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
     return this.#count('incr', key, delta, options);
   }
 
-  /** {@inheritDoc CacheStore.decr} */
   decr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
     return this.#count('decr', key, delta, options);
   }
 
-  /** {@inheritDoc CacheStore.delete} */
   async delete(key: string): Promise<boolean> {
     assertCacheKey(key);
     this.#assertOpen();

@@ -12,7 +12,12 @@ export interface DatastoreClient {
   /** The client's default namespace, if it was configured with one. */
   readonly namespace?: string | undefined;
   /** The client's options; only `projectId` is read, for descriptions. */
-  readonly options?: { readonly projectId?: string | undefined } | undefined;
+  readonly options?:
+    | {
+        /** The project the client was configured for, if it was given one. */
+        readonly projectId?: string | undefined;
+      }
+    | undefined;
   /** Makes a key (`datastore.key({ namespace, path })`). */
   readonly key: (...args: never[]) => unknown;
   /** Opens a transaction object (`datastore.transaction()`). */
