@@ -27,8 +27,8 @@ import type {
   TransactionWork,
   TransactOptions,
 } from './entity-store.js';
-import { cloneEntity } from './entity-value.js';
-import { type Key, type Kind, keyId } from './key.js';
+import { cloneEntity, toStorableEntity } from './entity-value.js';
+import { assertKey, type Key, type Kind, keyId } from './key.js';
 import { ambientTransaction, type TransactionContext } from './transaction-context.js';
 
 /** Default retry policy of `transact`; see {@link RetryPolicy}. */
@@ -103,6 +103,7 @@ export class BackendEntityStore implements EntityStore {
   }
 
   async load<T extends object>(key: Key<T>): Promise<T | undefined> {
+    assertKey(key);
     const [entity] = await this.loadMany([key] as const);
     return entity as T | undefined;
   }
@@ -139,16 +140,19 @@ export class BackendEntityStore implements EntityStore {
     }) as { -readonly [I in keyof K]: EntityOf<K[I]> | undefined };
   }
 
-  save<T extends object>(key: Key<T>, entity: T): Promise<void> {
-    return this.saveMany([{ key, entity }]);
+  async save<T extends object>(key: Key<T>, entity: T): Promise<void> {
+    assertKey(key);
+    const upsert: Mutation = { type: 'upsert', key, entity: toStorableEntity(key.kind, entity) };
+    await this.#write([upsert]);
   }
 
   async saveMany(entries: readonly SaveEntry[]): Promise<void> {
     await this.#write(toUpserts(entries));
   }
 
-  delete(key: Key): Promise<void> {
-    return this.deleteMany([key]);
+  async delete(key: Key): Promise<void> {
+    assertKey(key);
+    await this.#write([{ type: 'delete', key }]);
   }
 
   async deleteMany(keys: readonly Key[]): Promise<void> {

@@ -183,6 +183,87 @@ export function runEntityStoreContract(
           undefined,
         ]);
       });
+
+      it('refuses wrong shapes with InvalidArgumentError naming the argument, writing nothing', async (store) => {
+        const kind = items();
+        const good = kind.key('good');
+        const refuses = async (call: () => Promise<unknown>, argument: string): Promise<void> => {
+          await assert.rejects(call, (error: unknown) => {
+            assert.ok(error instanceof InvalidArgumentError, `${argument}: ${String(error)}`);
+            assert.equal(error.context.argument, argument);
+            return true;
+          });
+        };
+        const loose = store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+        const call =
+          (method: string, ...args: unknown[]) =>
+          (): Promise<unknown> =>
+            loose[method]!.call(store, ...args);
+        await refuses(call('load', null), 'key');
+        await refuses(call('load', { kind: 'K', name: '\uD800' }), 'key.name');
+        await refuses(call('loadMany', null), 'keys');
+        await refuses(call('loadMany', 'abc'), 'keys');
+        await refuses(call('loadMany', [good, { kind: 'K' }]), 'keys[1].name');
+        await refuses(
+          call('save', good, Object.assign(Object.create(null), { n: 1n })),
+          'entity.n',
+        );
+        const cyclic: Record<string, unknown> = { n: 1 };
+        cyclic.self = cyclic;
+        await refuses(call('save', good, cyclic), 'entity.self');
+        await refuses(call('saveMany', null), 'entries');
+        await refuses(call('saveMany', [null]), 'entries[0]');
+        await refuses(
+          call('saveMany', [{ key: good, entity: { n: 1 } }, { key: 'x' }]),
+          'entries[1].key',
+        );
+        await refuses(call('delete', undefined), 'key');
+        await refuses(call('deleteMany', 42), 'keys');
+        await refuses(call('query', null), 'kind');
+        await refuses(call('query', kind, null), 'options');
+        await refuses(call('query', kind, { limt: 1 }), 'options.limt');
+        for (const limit of [-1, 1.5, Number.NaN, 2 ** 31, '1']) {
+          await refuses(call('query', kind, { limit }), 'options.limit');
+        }
+        await refuses(call('query', kind, { filters: 'n' }), 'options.filters');
+        await refuses(call('query', kind, { filters: [null] }), 'options.filters[0]');
+        await refuses(
+          call('query', kind, { filters: [{ property: '', value: 1 }] }),
+          'options.filters[0].property',
+        );
+        for (const value of [Number.NaN, 2 ** 60, undefined, {}, [1]]) {
+          await refuses(
+            call('query', kind, { filters: [{ property: 'n', value }] }),
+            'options.filters[0].value',
+          );
+        }
+        let ran = 0;
+        const work = async (): Promise<void> => {
+          ran += 1;
+          await store.save(good, { n: 1 });
+        };
+        for (const method of ['transact', 'transactNew']) {
+          await refuses(call(method, 42), 'work');
+          await refuses(call(method, work, null), 'options');
+          await refuses(call(method, work, { retyr: {} }), 'options.retyr');
+          await refuses(call(method, work, { retry: 'many' }), 'options.retry');
+          await refuses(call(method, work, { retry: { retries: -1 } }), 'options.retry.retries');
+          await refuses(
+            call(method, work, { retry: { maxTimeoutMs: 2 ** 31 } }),
+            'options.retry.maxTimeoutMs',
+          );
+          await refuses(call(method, work, { onRetry: 'log' }), 'options.onRetry');
+        }
+        await refuses(call('transactionless', 'work'), 'work');
+        await refuses(call('afterCommit', 42), 'callback');
+        await store.transact(async () => {
+          await refuses(call('afterCommit', null), 'callback');
+          await refuses(call('transact', null), 'work');
+        });
+        assert.equal(ran, 0, 'work with bad options never ran');
+        assert.throws(() => key('K', '\uD800'), InvalidArgumentError);
+        assert.equal(await store.load(good), undefined);
+      });
     });
 
     api.describe('batches', () => {
