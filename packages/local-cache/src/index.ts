@@ -16,4 +16,5 @@ export { LocalCache } from './local-cache.js';
 export type { CacheOutagePolicy, LocalCacheOptions } from './local-cache-options.js';
 export type { LocalCacheStats } from './local-cache-stats.js';
 export type { LocalEntry } from './local-entry.js';
+export { MAX_LOCAL_ENTRIES } from './resolve-options.js';
 export type { ManyValuesProvider, ValueProvider } from './value-provider.js';

@@ -1,4 +1,5 @@
 import type { CacheStore } from '@shardcount/storage';
+import type { MAX_LOCAL_ENTRIES } from './resolve-options.js';
 
 /**
  * What a {@link LocalCache} does when the {@link CacheStore} holding the version tags fails
@@ -11,7 +12,11 @@ import type { CacheStore } from '@shardcount/storage';
  */
 export type CacheOutagePolicy = 'load' | 'serve-stale';
 
-/** Options of {@link LocalCache}. */
+/**
+ * Options of {@link LocalCache}. Every value is checked when the cache is built; a bad one,
+ * or a field this type does not declare, is an `InvalidArgumentError` naming it
+ * (`options.maxEntries`).
+ */
 export interface LocalCacheOptions {
   /**
    * Where the version tags live: a memcached (`MemcachedCacheStore`) shared by every
@@ -20,34 +25,41 @@ export interface LocalCacheOptions {
   readonly cache: CacheStore;
   /**
    * Prefix of the tag keys: the tag of `key` is stored at `<namespace>:v:<key>`. Give each
-   * logical cache its own namespace; processes sharing data must use the same one.
-   * Default `'local-cache'`.
+   * logical cache its own namespace; processes sharing data must use the same one. A
+   * non-empty, well-formed string. Default `'local-cache'`.
    */
   readonly namespace?: string;
-  /** Most entries held in this process; the least recently used go first. Default 10,000. */
+  /**
+   * Most entries held in this process; the least recently used go first. A whole number
+   * from 1 to {@link MAX_LOCAL_ENTRIES} (10,000,000: lru-cache allocates every slot up front,
+   * about 16 bytes each). Default 10,000.
+   */
   readonly maxEntries?: number;
   /**
    * Longest life of a local entry in milliseconds, counted from its load (hits do not
-   * extend it). Absent: entries live until evicted or invalidated.
+   * extend it). A whole number from 1 to `Number.MAX_SAFE_INTEGER` (no timer is set; expiry
+   * is checked on read). Absent: entries live until evicted or invalidated.
    */
   readonly ttlMs?: number;
   /**
    * How long, in milliseconds, an entry may be served without asking memcached again after
    * a successful check (or load). `0` (default): every read checks the tag, one round trip
-   * per hit, and no read returns a value older than the last completed `invalidate`.
+   * per hit, and no read returns a value older than the last completed `invalidate`. A
+   * finite number from 0 to `Number.MAX_SAFE_INTEGER`.
    */
   readonly maxStalenessMs?: number;
   /**
    * Time to live of the version tags in memcached, in whole seconds; `0` means no expiry.
-   * When a tag expires every process reloads that key once. Default 600.
+   * When a tag expires every process reloads that key once. A whole number from 0 to
+   * `Number.MAX_SAFE_INTEGER`. Default 600.
    */
   readonly versionTtlSeconds?: number;
   /** What to do while the tag store is unavailable. Default `'load'`. */
   readonly onCacheUnavailable?: CacheOutagePolicy;
   /**
    * With `'serve-stale'`: how long after an entry's last successful check, in milliseconds,
-   * it may still be served while the tag store is unavailable. Default 60,000. Ignored with
-   * `'load'`.
+   * it may still be served while the tag store is unavailable. A finite number from 0 to
+   * `Number.MAX_SAFE_INTEGER`. Default 60,000. Ignored with `'load'`.
    */
   readonly graceMs?: number;
   /**

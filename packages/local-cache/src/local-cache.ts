@@ -1,4 +1,7 @@
 import {
+  assertArray,
+  assertFunction,
+  assertString,
   type CacheStore,
   CacheUnavailableError,
   type CacheValue,
@@ -76,7 +79,7 @@ export class LocalCache<V> {
    */
   constructor(options: LocalCacheOptions) {
     this.#options = resolveOptions(options);
-    this.#cache = options.cache;
+    this.#cache = this.#options.cache;
     this.#now = this.#options.now;
     const { maxEntries, ttlMs, customClock } = this.#options;
     this.#entries = new LRUCache<string, StoredEntry<V>>({
@@ -101,9 +104,7 @@ export class LocalCache<V> {
    */
   async get(key: string, valueProvider: ValueProvider<V>): Promise<V> {
     assertKey(key);
-    if (typeof valueProvider !== 'function') {
-      throw new InvalidArgumentError('valueProvider must be a function.', { context: { key } });
-    }
+    assertFunction(valueProvider, 'valueProvider', { key });
     const recent = this.#recentEntry(key);
     if (recent !== undefined) {
       this.#hits += 1;
@@ -129,11 +130,8 @@ export class LocalCache<V> {
    *   returns something other than a `Map`
    */
   async getMany(keys: readonly string[], provider: ManyValuesProvider<V>): Promise<Map<string, V>> {
-    if (!Array.isArray(keys)) throw new InvalidArgumentError('keys must be an array of strings.');
-    for (const key of keys) assertKey(key);
-    if (typeof provider !== 'function') {
-      throw new InvalidArgumentError('provider must be a function.');
-    }
+    assertKeys(keys);
+    assertFunction(provider, 'provider');
     const distinct = [...new Set(keys)];
     const result = new Map<string, V>();
     const pending: string[] = [];
@@ -174,8 +172,7 @@ export class LocalCache<V> {
    *   retrying the whole call is safe
    */
   async invalidateMany(keys: readonly string[]): Promise<void> {
-    if (!Array.isArray(keys)) throw new InvalidArgumentError('keys must be an array of strings.');
-    for (const key of keys) assertKey(key);
+    assertKeys(keys);
     if (keys.length === 0) return;
     await this.#publishInvalidations([...new Set(keys)]);
   }
@@ -428,12 +425,14 @@ export class LocalCache<V> {
   }
 }
 
-function assertKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new InvalidArgumentError(
-      `A LocalCache key must be a non-empty string, got ${String(key)}.`,
-    );
-  }
+/** Keys are non-empty, well-formed strings, as in every `CacheStore`. */
+function assertKey(key: unknown, argument = 'key'): asserts key is string {
+  assertString(key, argument);
+}
+
+function assertKeys(keys: unknown): asserts keys is readonly string[] {
+  assertArray(keys, 'keys');
+  for (let i = 0; i < keys.length; i += 1) assertKey(keys[i], `keys[${i}]`);
 }
 
 /** By code rather than class, so an adapter built against another copy of storage still counts. */

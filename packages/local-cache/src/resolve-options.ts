@@ -1,5 +1,21 @@
-import { InvalidArgumentError } from '@shardcount/storage';
+import {
+  assertFiniteNumber,
+  assertFunction,
+  assertInteger,
+  assertOneOf,
+  assertString,
+  type CacheStore,
+  invalidArgument,
+  readOptions,
+} from '@shardcount/storage';
 import type { CacheOutagePolicy, LocalCacheOptions } from './local-cache-options.js';
+
+/**
+ * Largest {@link LocalCacheOptions.maxEntries}: lru-cache allocates every slot up front
+ * (about 16 bytes each: ~160 MB and most of a second at this size); larger sizes only fail
+ * later, out of memory, or with lru-cache's own `RangeError`.
+ */
+export const MAX_LOCAL_ENTRIES = 10_000_000;
 
 /** {@link LocalCacheOptions} with defaults applied and every value checked. */
 export interface ResolvedOptions {
@@ -13,71 +29,72 @@ export interface ResolvedOptions {
   readonly now: () => number;
   /** Whether the caller supplied the clock (then lru-cache must not cache its readings). */
   readonly customClock: boolean;
+  /** The tag store. */
+  readonly cache: CacheStore;
 }
 
-const POLICIES: readonly CacheOutagePolicy[] = ['load', 'serve-stale'];
+const POLICIES = ['load', 'serve-stale'] as const;
 
-/** Applies defaults and validates, before the cache touches anything. */
+const OPTION_FIELDS = [
+  'cache',
+  'namespace',
+  'maxEntries',
+  'ttlMs',
+  'maxStalenessMs',
+  'versionTtlSeconds',
+  'onCacheUnavailable',
+  'graceMs',
+  'now',
+] as const;
+
+/** The `CacheStore` methods a LocalCache calls. */
+const CACHE_METHODS = ['get', 'getMany', 'add', 'set'] as const;
+
+/**
+ * Applies defaults and validates, before the cache touches anything. Every field is read
+ * once; a field `LocalCacheOptions` does not declare is refused.
+ */
 export function resolveOptions(options: LocalCacheOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('LocalCache needs an options object with a `cache`.');
+  if (options === undefined) {
+    throw invalidArgument('options', 'an options object with a `cache`', options);
   }
-  const { cache } = options;
-  if (typeof cache !== 'object' || cache === null || typeof cache.get !== 'function') {
-    throw new InvalidArgumentError('LocalCache option `cache` must be a CacheStore.');
+  const fields = readOptions(options, 'options', OPTION_FIELDS);
+  const { cache } = fields;
+  if (typeof cache !== 'object' || cache === null) {
+    throw invalidArgument('options.cache', 'a CacheStore', cache);
   }
-  const namespace = options.namespace ?? 'local-cache';
-  if (typeof namespace !== 'string' || namespace.length === 0) {
-    throw new InvalidArgumentError('LocalCache option `namespace` must be a non-empty string.', {
-      context: { namespace: String(namespace) },
-    });
+  for (const method of CACHE_METHODS) {
+    assertFunction((cache as Record<string, unknown>)[method], `options.cache.${method}`);
   }
-  const policy = options.onCacheUnavailable ?? 'load';
-  if (!POLICIES.includes(policy)) {
-    throw new InvalidArgumentError(
-      `LocalCache option \`onCacheUnavailable\` must be 'load' or 'serve-stale', got ${String(policy)}.`,
-    );
-  }
-  const now = options.now ?? (() => performance.now());
-  if (typeof now !== 'function') {
-    throw new InvalidArgumentError('LocalCache option `now` must be a function.');
-  }
+  const namespace = fields.namespace ?? 'local-cache';
+  assertString(namespace, 'options.namespace');
+  const maxEntries = fields.maxEntries ?? 10_000;
+  assertInteger(maxEntries, 'options.maxEntries', { min: 1, max: MAX_LOCAL_ENTRIES });
+  const { ttlMs } = fields;
+  if (ttlMs !== undefined) assertInteger(ttlMs, 'options.ttlMs', { min: 1 });
+  const maxStalenessMs = fields.maxStalenessMs ?? 0;
+  assertFiniteNumber(maxStalenessMs, 'options.maxStalenessMs', {
+    min: 0,
+    max: Number.MAX_SAFE_INTEGER,
+  });
+  const versionTtlSeconds = fields.versionTtlSeconds ?? 600;
+  assertInteger(versionTtlSeconds, 'options.versionTtlSeconds', { min: 0 });
+  const policy = fields.onCacheUnavailable ?? 'load';
+  assertOneOf(policy, 'options.onCacheUnavailable', POLICIES);
+  const graceMs = fields.graceMs ?? 60_000;
+  assertFiniteNumber(graceMs, 'options.graceMs', { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const now = fields.now ?? (() => performance.now());
+  assertFunction(now, 'options.now');
   return {
+    cache: cache as CacheStore,
     namespace,
-    maxEntries: positiveInteger('maxEntries', options.maxEntries ?? 10_000),
-    ttlMs: options.ttlMs === undefined ? undefined : positiveInteger('ttlMs', options.ttlMs),
-    maxStalenessMs: nonNegative('maxStalenessMs', options.maxStalenessMs ?? 0),
-    versionTtlSeconds: nonNegativeInteger('versionTtlSeconds', options.versionTtlSeconds ?? 600),
+    maxEntries,
+    ttlMs,
+    maxStalenessMs,
+    versionTtlSeconds,
     onCacheUnavailable: policy,
-    graceMs: nonNegative('graceMs', options.graceMs ?? 60_000),
-    now,
-    customClock: options.now !== undefined,
+    graceMs,
+    now: now as () => number,
+    customClock: fields.now !== undefined,
   };
-}
-
-function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new InvalidArgumentError(
-      `LocalCache option \`${name}\` must be a positive integer, got ${String(value)}.`,
-    );
-  }
-  return value;
-}
-
-function nonNegativeInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidArgumentError(
-      `LocalCache option \`${name}\` must be a non-negative integer, got ${String(value)}.`,
-    );
-  }
-  return value;
-}
-
-function nonNegative(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidArgumentError(
-      `LocalCache option \`${name}\` must be a finite number >= 0, got ${String(value)}.`,
-    );
-  }
-  return value;
 }

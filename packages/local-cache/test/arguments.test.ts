@@ -1,7 +1,7 @@
 import { InvalidArgumentError, MemoryCacheStore } from '@shardcount/storage';
 import { FaultInjectingCacheStore } from '@shardcount/storage/testing';
 import { describe, expect, test } from 'vitest';
-import { LocalCache, type LocalCacheOptions } from '../src/index.js';
+import { LocalCache, type LocalCacheOptions, MAX_LOCAL_ENTRIES } from '../src/index.js';
 
 describe('LocalCache arguments are checked before any I/O', () => {
   const cache = new MemoryCacheStore();
@@ -17,8 +17,22 @@ describe('LocalCache arguments are checked before any I/O', () => {
     ['graceMs infinite', { graceMs: Number.POSITIVE_INFINITY }],
     ['empty namespace', { namespace: '' }],
     ['unknown policy', { onCacheUnavailable: 'ignore' as never }],
+    // lru-cache would throw its own RangeError (or allocate until the process dies).
+    ['maxEntries MAX_SAFE_INTEGER', { maxEntries: Number.MAX_SAFE_INTEGER }],
+    ['maxEntries past MAX_LOCAL_ENTRIES', { maxEntries: MAX_LOCAL_ENTRIES + 1 }],
+    ['a misspelt option', { ttl: 1000 } as never],
+    ['now not a function', { now: 5 as never }],
+    ['a cache without add', { cache: { get() {}, getMany() {}, set() {} } as never }],
   ])('rejects %s', (_, options) => {
     expect(() => new LocalCache({ cache, ...options })).toThrow(InvalidArgumentError);
+  });
+
+  test('rejects options that are not an object, naming them', () => {
+    for (const options of [undefined, null, 'cache', []]) {
+      expect(() => new LocalCache(options as never)).toThrow(
+        expect.objectContaining({ context: { argument: 'options' } }),
+      );
+    }
   });
 
   test('rejects a missing cache', () => {
