@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { type Cluster, Redis } from 'iovalkey';
 import { CacheUnavailableError, InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
+import { assertInteger, assertTimerMs, invalidArgument } from '../validation/assert.js';
+import { readOptions } from '../validation/options.js';
 import {
   assertCacheKey,
+  assertCacheKeys,
+  assertCasToken,
   assertDelta,
-  assertTtl,
+  type CheckedCounterOptions,
+  type CheckedWriteOptions,
+  checkCounterOptions,
+  checkWriteOptions,
   decodeCacheValue,
   encodeCacheValue,
 } from './cache-arguments.js';
@@ -145,35 +152,40 @@ export class ValkeyCacheStore implements CacheStore {
    * @throws InvalidArgumentError when the options are malformed
    */
   constructor(options: ValkeyCacheStoreOptions) {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_VALKEY_TIMEOUT_MS;
-    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new InvalidArgumentError(
-        `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
-      );
+    if (options === undefined) {
+      throw new InvalidArgumentError('ValkeyCacheStore needs options with url or client.', {
+        context: { argument: 'options' },
+      });
     }
+    const fields = readOptions(options, 'options', ['url', 'client', 'timeoutMs', 'failFastMs']);
+    const timeoutMs = fields.timeoutMs ?? DEFAULT_VALKEY_TIMEOUT_MS;
+    assertTimerMs(timeoutMs, 'options.timeoutMs', 1);
     this.#timeoutMs = timeoutMs;
-    const failFastMs = options.failFastMs ?? DEFAULT_VALKEY_FAIL_FAST_MS;
-    if (!Number.isSafeInteger(failFastMs) || failFastMs < 0) {
-      throw new InvalidArgumentError(
-        `failFastMs must be a non-negative whole number of milliseconds, got ${String(failFastMs)}.`,
-      );
-    }
+    const failFastMs = fields.failFastMs ?? DEFAULT_VALKEY_FAIL_FAST_MS;
+    assertInteger(failFastMs, 'options.failFastMs', { min: 0 });
     this.#failFastMs = failFastMs;
     this.#failFast = new ValkeyFailFast(failFastMs);
-    if (options.client !== undefined && options.url !== undefined) {
-      throw new InvalidArgumentError('Pass either url or client to ValkeyCacheStore, not both.');
+    const { client, url } = fields;
+    if (client !== undefined && url !== undefined) {
+      throw new InvalidArgumentError('Pass either url or client to ValkeyCacheStore, not both.', {
+        context: { argument: 'options' },
+      });
     }
-    if (options.client !== undefined) {
-      if (typeof options.client !== 'object' || options.client === null) {
-        throw new InvalidArgumentError('client must be an iovalkey Redis or Cluster client.');
+    if (client !== undefined) {
+      if (typeof client !== 'object' || client === null || !('isCluster' in client)) {
+        throw new InvalidArgumentError('client must be an iovalkey Redis or Cluster client.', {
+          context: { argument: 'options.client' },
+        });
       }
-      this.#client = options.client;
+      this.#client = client as ValkeyClient;
       this.#ownsClient = false;
-    } else if (options.url !== undefined) {
-      this.#client = createClient(options.url, timeoutMs);
+    } else if (url !== undefined) {
+      this.#client = createClient(url, timeoutMs);
       this.#ownsClient = true;
     } else {
-      throw new InvalidArgumentError('ValkeyCacheStore needs url or client.');
+      throw new InvalidArgumentError('ValkeyCacheStore needs url or client.', {
+        context: { argument: 'options' },
+      });
     }
     this.#cluster = this.#client.isCluster ? (this.#client as Cluster) : undefined;
     const standalone = this.#client as Redis;
@@ -198,7 +210,6 @@ export class ValkeyCacheStore implements CacheStore {
     return this.#cluster !== undefined;
   }
 
-  /** {@inheritDoc CacheStore.get} */
   async get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined> {
     assertCacheKey(key);
     this.#assertOpen();
@@ -206,14 +217,10 @@ export class ValkeyCacheStore implements CacheStore {
     return text === null ? undefined : (decodeCacheValue(text) as V);
   }
 
-  /** {@inheritDoc CacheStore.getMany} */
   async getMany<V extends CacheValue = CacheValue>(
     keys: readonly string[],
   ): Promise<Map<string, V>> {
-    if (!Array.isArray(keys)) {
-      throw new InvalidArgumentError('getMany takes an array of keys.');
-    }
-    for (const key of keys) assertCacheKey(key);
+    assertCacheKeys(keys);
     this.#assertOpen();
     // Keys of one node are read together under one timeout; nodes are read in parallel.
     const groups = new Map<string, string[]>();
@@ -250,7 +257,6 @@ export class ValkeyCacheStore implements CacheStore {
     return found;
   }
 
-  /** {@inheritDoc CacheStore.gets} */
   async gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined> {
     assertCacheKey(key);
     this.#assertOpen();
@@ -262,48 +268,44 @@ export class ValkeyCacheStore implements CacheStore {
     return { value: decodeCacheValue(text) as V, cas: (version ?? '') as CasToken };
   }
 
-  /** {@inheritDoc CacheStore.cas} */
   async cas(
     key: string,
     value: CacheValue,
     cas: CasToken,
-    options: CacheWriteOptions = {},
+    options?: CacheWriteOptions,
   ): Promise<boolean> {
-    const text = checkWrite(key, value, options);
-    if (typeof cas !== 'string') {
-      throw new InvalidArgumentError(`cas must be a token returned by gets, got ${typeof cas}.`, {
-        context: { key },
-      });
-    }
-    this.#assertOpen();
-    return (await this.#write('cas', key, text, options, cas)) === 1;
+    const checked = this.#checkWrite(key, value, options, (checkedKey) =>
+      assertCasToken(cas, checkedKey),
+    );
+    return (await this.#write('cas', key, checked, cas)) === 1;
   }
 
-  /** {@inheritDoc CacheStore.add} */
-  async add(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<boolean> {
-    const text = checkWrite(key, value, options);
-    this.#assertOpen();
-    return (await this.#write('add', key, text, options, '')) === 1;
+  async add(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<boolean> {
+    const checked = this.#checkWrite(key, value, options);
+    return (await this.#write('add', key, checked, '')) === 1;
   }
 
-  /** {@inheritDoc CacheStore.set} */
-  async set(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<void> {
-    const text = checkWrite(key, value, options);
-    this.#assertOpen();
-    await this.#write('set', key, text, options, '');
+  async set(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<void> {
+    const checked = this.#checkWrite(key, value, options);
+    await this.#write('set', key, checked, '');
   }
 
-  /** {@inheritDoc CacheStore.incr} */
-  incr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
-    return this.#count('incr', key, delta, options);
+  async incr(
+    key: string,
+    delta: number,
+    options?: CacheCounterOptions,
+  ): Promise<number | undefined> {
+    return this.#count('incr', key, delta, this.#checkCount(key, delta, options));
   }
 
-  /** {@inheritDoc CacheStore.decr} */
-  decr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
-    return this.#count('decr', key, delta, options);
+  async decr(
+    key: string,
+    delta: number,
+    options?: CacheCounterOptions,
+  ): Promise<number | undefined> {
+    return this.#count('decr', key, delta, this.#checkCount(key, delta, options));
   }
 
-  /** {@inheritDoc CacheStore.delete} */
   async delete(key: string): Promise<boolean> {
     assertCacheKey(key);
     this.#assertOpen();
@@ -331,14 +333,9 @@ export class ValkeyCacheStore implements CacheStore {
     operation: 'incr' | 'decr',
     key: string,
     delta: number,
-    options: CacheCounterOptions,
+    options: CheckedCounterOptions,
   ): Promise<number | undefined> {
-    assertCacheKey(key);
-    assertDelta(delta);
-    assertTtl(options.ttlSeconds);
     const { initial } = options;
-    if (initial !== undefined) assertDelta(initial, 'initial');
-    this.#assertOpen();
     let created = COUNT_NO_CREATE;
     if (initial !== undefined) {
       const value = operation === 'incr' ? initial + delta : Math.max(initial - delta, 0);
@@ -371,12 +368,41 @@ export class ValkeyCacheStore implements CacheStore {
   #write(
     mode: 'set' | 'add' | 'cas',
     key: string,
-    text: string,
-    options: CacheWriteOptions,
+    checked: CheckedWriteOptions & { readonly text: string },
     expected: string,
   ): Promise<unknown> {
-    const args = [text, String(options.ttlSeconds ?? 0), this.#nextVersion(), mode, expected];
+    const args = [
+      checked.text,
+      String(checked.ttlSeconds ?? 0),
+      this.#nextVersion(),
+      mode,
+      expected,
+    ];
     return this.#script(mode, key, WRITE_SCRIPT, args);
+  }
+
+  /** Validates a write's arguments before any I/O (the token last, as the others do). */
+  #checkWrite(
+    key: unknown,
+    value: unknown,
+    options: unknown,
+    checkToken?: (key: string) => void,
+  ): CheckedWriteOptions & { readonly text: string } {
+    assertCacheKey(key);
+    const checked = checkWriteOptions(options);
+    const text = encodeCacheValue(key, value);
+    checkToken?.(key);
+    this.#assertOpen();
+    return { ...checked, text };
+  }
+
+  /** Validates a counter call's arguments before any I/O. */
+  #checkCount(key: unknown, delta: unknown, options: unknown): CheckedCounterOptions {
+    assertCacheKey(key);
+    assertDelta(delta);
+    const checked = checkCounterOptions(options);
+    this.#assertOpen();
+    return checked;
   }
 
   /** Runs a script on `key` by its SHA, loading it (EVAL) where the node does not know it. */
@@ -481,13 +507,6 @@ export class ValkeyCacheStore implements CacheStore {
   }
 }
 
-/** Validates a write's arguments before any I/O and returns the value's JSON text. */
-function checkWrite(key: string, value: CacheValue, options: CacheWriteOptions): string {
-  assertCacheKey(key);
-  assertTtl(options.ttlSeconds);
-  return encodeCacheValue(key, value);
-}
-
 /** Whether the server answered with an error (as opposed to not answering). */
 function isReplyError(error: unknown): error is Error {
   return error instanceof Error && error.name === 'ReplyError';
@@ -514,18 +533,18 @@ function replyError(
 
 /** The store's own client: fails calls on a lost connection instead of resending them. */
 function createClient(url: unknown, timeoutMs: number): Redis {
-  if (typeof url !== 'string' || !/^rediss?:\/\/[^\s]+$/.test(url)) {
-    throw new InvalidArgumentError(
-      `url must be a redis://host:port (or rediss://) URL, got ${typeof url === 'string' ? JSON.stringify(url) : typeof url}.`,
-    );
+  let valid = typeof url === 'string' && /^rediss?:\/\/\S+$/.test(url);
+  if (valid) {
+    try {
+      valid = new URL(url as string).hostname !== '';
+    } catch {
+      valid = false;
+    }
   }
-  try {
-    const parsed = new URL(url);
-    if (parsed.hostname === '') throw new Error('no host');
-  } catch {
-    throw new InvalidArgumentError(`url ${JSON.stringify(url)} is not a valid URL.`);
+  if (!valid) {
+    throw invalidArgument('options.url', 'a redis://host:port (or rediss://) URL', url);
   }
-  const client = new Redis(url, {
+  const client = new Redis(url as string, {
     lazyConnect: true,
     // A command sent on a connection that then drops is failed, never resent (a resent
     // incr could count twice); commands made while reconnecting fail on the next failed
