@@ -24,6 +24,21 @@ export type {
 } from './cache/cache-store.js';
 export { MemoryCacheStore, type MemoryCacheStoreOptions } from './cache/memory-cache-store.js';
 export {
+  BACKEND_CALL_CHANNEL,
+  type BackendCallMessage,
+  EVENTS_CHANNEL,
+  type OperationAttributeValue,
+  type OperationMessage,
+  operationChannel,
+  operationChannelName,
+  publishEvent,
+  SHARDCOUNT_OPERATIONS,
+  type ShardcountEventMessage,
+  type ShardcountPackageName,
+  traceBackendCall,
+  traceOperation,
+} from './diagnostics/tracing.js';
+export {
   BackendEntityStore,
   DEFAULT_RETRY_POLICY,
   type EntityStoreOptions,

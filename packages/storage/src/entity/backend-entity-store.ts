@@ -1,4 +1,5 @@
 import pRetry, { AbortError } from 'p-retry';
+import { traceBackendCall } from '../diagnostics/tracing.js';
 import { ContentionError, LimitExceededError, ShardcountError } from '../errors/index.js';
 import { assertFunction, assertInteger, assertObject } from '../validation/assert.js';
 import { readOptions } from '../validation/options.js';
@@ -62,6 +63,8 @@ export interface EntityStoreOptions {
 export class BackendEntityStore implements EntityStore {
   /** The backend this store runs on; wrappers such as fault injection reuse it. */
   readonly backend: EntityBackend;
+  /** `db.system.name` of the backend, for traced calls. */
+  readonly #system: string;
   readonly #retry: RetryPolicy;
   readonly #onRetry: TransactOptions['onRetry'];
 
@@ -80,6 +83,7 @@ export class BackendEntityStore implements EntityStore {
     const retry = { ...DEFAULT_RETRY_POLICY, ...checked.retry };
     assertRetryPolicyConsistent(retry, 'options.retry');
     this.backend = backend;
+    this.#system = typeof backend.system === 'string' ? backend.system : 'other';
     this.#retry = retry;
     this.#onRetry = checked.onRetry;
   }
@@ -129,7 +133,11 @@ export class BackendEntityStore implements EntityStore {
       chunks.push(unique.slice(i, i + maxLookupKeys));
     }
     const results = await Promise.all(
-      chunks.map((chunk) => this.backend.lookup(chunk, tx?.transaction)),
+      chunks.map((chunk) =>
+        traceBackendCall(this.#system, 'lookup', chunk.length, () =>
+          this.backend.lookup(chunk, tx?.transaction),
+        ),
+      ),
     );
     for (const [c, chunk] of chunks.entries()) {
       for (const [i, k] of chunk.entries()) found.set(keyId(k), results[c]?.[i]);
@@ -165,7 +173,10 @@ export class BackendEntityStore implements EntityStore {
     options: QueryOptions = {},
   ): Promise<Array<QueryResult<T>>> {
     assertKind(kind);
-    const rows = await this.backend.query(toBackendQuery(kind.name, options));
+    const backendQuery = toBackendQuery(kind.name, options);
+    const rows = await traceBackendCall(this.#system, 'query', undefined, () =>
+      this.backend.query(backendQuery),
+    );
     return rows.map((row) => ({
       key: kind.key(row.key.name),
       entity: cloneEntity(row.entity) as unknown as T,
@@ -226,7 +237,10 @@ export class BackendEntityStore implements EntityStore {
     const unique = [...new Map(mutations.map((m) => [keyId(m.key), m])).values()];
     const { maxMutationsPerCommit } = this.backend.limits;
     for (let i = 0; i < unique.length; i += maxMutationsPerCommit) {
-      await this.backend.commit(unique.slice(i, i + maxMutationsPerCommit));
+      const chunk = unique.slice(i, i + maxMutationsPerCommit);
+      await traceBackendCall(this.#system, 'commit', chunk.length, () =>
+        this.backend.commit(chunk),
+      );
     }
   }
 
@@ -258,7 +272,9 @@ export class BackendEntityStore implements EntityStore {
   }
 
   async #attempt<R>(work: TransactionWork<R>, attempt: number): Promise<R> {
-    const transaction = await this.backend.beginTransaction();
+    const transaction = await traceBackendCall(this.#system, 'beginTransaction', undefined, () =>
+      this.backend.beginTransaction(),
+    );
     const ctx: TransactionContext = {
       owner: this.backend,
       transaction,
@@ -280,11 +296,17 @@ export class BackendEntityStore implements EntityStore {
       }
       ctx.closed = true;
       committing = true;
-      await this.backend.commit(mutations, transaction);
+      await traceBackendCall(this.#system, 'commit', mutations.length, () =>
+        this.backend.commit(mutations, transaction),
+      );
     } catch (error) {
       ctx.closed = true;
       // A failed commit has already ended the transaction; anything earlier must release it.
-      if (!committing) await this.backend.rollback(transaction).catch(() => undefined);
+      if (!committing) {
+        await traceBackendCall(this.#system, 'rollback', undefined, () =>
+          this.backend.rollback(transaction),
+        ).catch(() => undefined);
+      }
       throw error;
     }
     await runAfterCommit(ctx.afterCommit);

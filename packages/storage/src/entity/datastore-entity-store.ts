@@ -113,6 +113,8 @@ export interface DatastoreEntityStoreOptions
  */
 export class DatastoreEntityBackend implements EntityBackend {
   readonly description: string;
+  /** Tracing's `db.system.name`: OpenTelemetry has no registered value for Cloud Datastore. */
+  readonly system = 'gcp.datastore';
   readonly limits: EntityBackendLimits = DATASTORE_LIMITS;
   readonly #datastore: Datastore;
   readonly #namespace: string | undefined;

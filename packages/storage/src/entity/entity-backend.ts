@@ -77,6 +77,11 @@ export interface BackendQuery {
 export interface EntityBackend {
   /** Human-readable name for messages, e.g. `datastore(project/namespace)`. */
   readonly description: string;
+  /**
+   * The backend's `db.system.name` for tracing (`gcp.datastore`, `memory`); `other` when
+   * absent.
+   */
+  readonly system?: string;
   /** Per-call limits the store chunks to. */
   readonly limits: EntityBackendLimits;
   /** Starts a transaction. */

@@ -47,6 +47,8 @@ interface MemoryTransaction extends BackendTransaction {
  */
 export class MemoryEntityBackend implements EntityBackend {
   readonly description = 'memory';
+  /** Tracing's `db.system.name`. */
+  readonly system = 'memory';
   readonly limits: EntityBackendLimits;
   readonly #entities = new Map<string, Versioned>();
   #version = 0;
