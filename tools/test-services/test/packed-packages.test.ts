@@ -248,7 +248,7 @@ const TSCONFIG = {
 describe('apps built on the packed packages', () => {
   const all = packages.map((p) => p.manifest.name);
 
-  test('an app on the embedded adapters installs no Datastore client and no memjs', async () => {
+  test('an app on the embedded adapters installs no Datastore client, no memjs, no iovalkey', async () => {
     await withApp(async (app) => {
       await npmInstall(
         app,
@@ -258,6 +258,7 @@ describe('apps built on the packed packages', () => {
       expect(names).toContain('@shardcount/core');
       expect(names).not.toContain('@google-cloud/datastore');
       expect(names).not.toContain('memjs');
+      expect(names).not.toContain('iovalkey');
       await nodeModulesMb(app, 'embedded only');
       const script = `
         import { MemoryCacheStore, MemoryEntityStore } from '@shardcount/storage';
