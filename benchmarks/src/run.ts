@@ -20,6 +20,7 @@ import { coreIncrementScenario } from './scenarios/core-increment.js';
 import { decrementCascadeScenario } from './scenarios/decrement-cascade.js';
 import { getCounterScenario } from './scenarios/get-counter.js';
 import { localCacheHitScenario } from './scenarios/local-cache-hit.js';
+import { mixedReadWriteScenario } from './scenarios/mixed-read-write.js';
 import { pingpongIncrementScenario } from './scenarios/pingpong-increment.js';
 
 const SCENARIOS: readonly Scenario[] = [
@@ -28,6 +29,7 @@ const SCENARIOS: readonly Scenario[] = [
   pingpongIncrementScenario,
   localCacheHitScenario,
   decrementCascadeScenario,
+  mixedReadWriteScenario,
 ];
 
 /**

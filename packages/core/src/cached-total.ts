@@ -1,62 +1,80 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CacheStore,
   CacheUnavailableError,
   type CasToken,
   InvalidArgumentError,
 } from '@shardcount/storage';
-import pRetry, { AbortError } from 'p-retry';
+import { LRUCache } from 'lru-cache';
 import { v4 as uuidv4 } from 'uuid';
 import type { CounterEvents, CounterOperationName } from './counter-events.js';
 import type { CounterStatus } from './counter-status.js';
 import type { Counter } from './counter-types.js';
 
 /*
- * The cached total of a counter, kept stale-proof with fill leases and lineages.
+ * The cached total of a counter: kept by atomic increments, stale-proof through fill leases,
+ * lineages and the per-shard write sequence numbers a fill records.
  *
- * One cache key per counter holds one of:
- *   - a total:  { kind: 'total', lineage, expiresAt, count, counter metadata }
- *   - absent:   { kind: 'absent', lineage, expiresAt }   (the counter does not exist)
- *   - a lease:  { kind: 'lease', lease }                 (a reader is filling the key)
+ * Keys: the counter's main key M = prefix + name holds one of
+ *   - a lineage: { kind: 'total', lineage, expiresAt, counter metadata, seqs, layoutEpoch,
+ *     incarnation }   whose count lives in its own key C(lineage), as OFFSET + count, so that
+ *     writers can change it with memcached's atomic incr/decr and never race each other;
+ *   - absent:    { kind: 'absent', lineage, expiresAt }   (the counter does not exist);
+ *   - a lease:   { kind: 'lease', lease }                 (a reader is filling M);
+ *   - vacant:    { kind: 'vacant' }                       (a removed lineage; as good as empty).
+ * `seqs[i]` is the write sequence number (`CounterShardData.seq`) of shard i in the store read
+ * that filled the lineage: a committed write of shard i with sequence number q is in the
+ * lineage's count exactly when seqs[i] >= q (writes of one shard commit one after another,
+ * each raising seq by one).
  *
- * A lineage starts when a reader fills the key and lives as long as writers adjust it by CAS;
- * its id is the filling reader's lease id, and its expiry (`expiresAt`) is fixed at the fill:
- * adjustments keep it, so every lineage dies within `cacheTtlSeconds` of the read that made
- * it, whatever happens to the writers.
+ * Invariant: C(L) exists only while M holds L. C(L) is written before M points to L, expires
+ * two seconds before M's copy of L, and every removal of L deletes C(L) first, then replaces L
+ * in M by CAS (never a blind delete). So an incr that finds C(L) lands in the live lineage.
  *
- * Reader (getCounter on a miss): add(lease) -> gets (CAS token of its own lease) -> sum the
- * shards -> cas(total, token). The cas lands only if nobody touched the key since the lease.
+ * Reader (getCounter): getMany(M, C(last lineage seen)) - one round trip on a hit. On a miss:
+ * take a lease on M (add when empty; CAS over a vacant or dead entry after deleting its count
+ * key), read the store, set C(lease) = OFFSET + sum, then CAS M from the lease to the lineage.
+ * The CAS lands only if nobody touched M since the lease.
  *
- * Writer (increment/decrement): gets BEFORE its commit (the "before" snapshot), commit, then:
- *   - before held a total of lineage L: cas(count + delta) with the snapshot's token; when the
- *     cas loses, gets again: still lineage L -> retry the cas (bounded, p-retry); anything else
- *     (another lineage, a lease, nothing) -> delete.
- *   - before held anything else (nothing, a lease, absent) or the cache failed: delete.
- * The post-commit step is registered from inside the transaction with the store's
- * afterCommit, so it also follows the commit of a caller's transaction that the write joined
- * (isolated: false), and never runs after a rollback or an ambiguous commit.
- * Other changes (create, update, reset, delete, shard changes) and replayed operations (an
- * idempotency key already applied) delete after their commit.
+ * Writer (after its commit, never before, so no cache step holds a transaction open): get M;
+ *   - a lineage L of the same counter incarnation and layout epoch: its delta is the sum of
+ *     its writes that L does not hold (seqs[i] < q); incr/decr C(L) by it (nothing when 0).
+ *     Two cache calls in all. A missing C(L) means L is dead: nothing to do.
+ *   - empty or vacant: any later fill reads the store after this commit: nothing to do.
+ *   - a lease: a fill is under way and may or may not have read this write: wait for it a few
+ *     times (backoff), then judge the lineage as above; still a lease -> remove it.
+ *   - absent, another incarnation or layout, or a write beyond the lineage's shards: remove.
+ * Other changes (create, update, reset, delete, shard changes), replays and ambiguous commits
+ * remove the lineage after their commit.
  *
- * Why no stale total can land, by ordering (W = writer commit, R = reader):
- *   1. R leases after W's post-commit step: R sums after W committed, so R's sum includes W.
- *   2. R leases before W's post-commit step and sums after W committed: R's sum includes W;
- *      W's step either deletes the lease (R's cas fails: no fill, no harm) or finds R's filled
- *      lineage, which W's "before" snapshot cannot have seen (R leased after that snapshot,
- *      because the key was empty when R leased): so W deletes it instead of adding W twice.
- *   3. R leases before W's post-commit step and sums before W committed (R's sum lacks W):
- *      W's before-snapshot was taken before W's commit. If it saw R's lease or nothing, W
- *      deletes after its commit, so R's cas fails (the key changed) or R's fill is removed.
- *      If it saw an older lineage, R could not have leased (add fails on an existing key)
- *      unless that lineage vanished first; then W's cas fails, W's gets finds R's lease or
- *      lineage (not the old one) and deletes it.
- *   4. A writer adding to a lineage it snapshotted: the lineage was filled before the
- *      snapshot, the snapshot before W's commit, so the lineage lacks W: adding is right.
- *      A retry re-reads and adds only while the lineage is the same one, which still lacks W
- *      (every change to it is another writer's own delta).
- * So with no faults the cache equals the store once writers return. Faults only cost
- * freshness, bounded by the lineage expiry: a writer that crashes (or loses the cache)
- * between commit and its cache step leaves its lineage short by its delta until it expires.
+ * Why no write is lost or counted twice (no faults): a write W of shard i (seq q) committed
+ * before W's cache step. A lineage L filled from a read that saw shard i at seqs[i]:
+ *   - seqs[i] >= q: L's count includes W; W adds nothing.
+ *   - seqs[i] < q: L lacks W; W adds it once, only W can, and the incr reaches L only while L
+ *     lives (invariant). Lineages filled after W's step read the store after W's commit.
+ *   - L not yet filled when W looks (a lease): W waits, or removes the lease so it never fills.
+ *   - M empty when W looks: a later lease, and the read after it, follow W's commit.
+ * So after quiescence the cached total equals a strong read. Faults only cost freshness,
+ * bounded by the lineage expiry (fixed at the fill, never extended): a writer that crashes
+ * (or loses the cache) between its commit and its cache step leaves its lineage short by its
+ * delta until the lineage expires.
+ *
+ * Counts are kept as OFFSET + count because memcached's decr stops at 0: a decrement may
+ * reach the cache before the increment it followed in the store. A result of 0 (clamped) or
+ * past the safe-integer range removes the lineage.
  */
+
+/** What the count keys hold on top of the count; see the protocol notes. */
+export const CACHED_COUNT_OFFSET = 2 ** 40;
+
+/** Largest count a lineage can hold; larger totals are not cached. */
+const MAX_CACHED_COUNT = Number.MAX_SAFE_INTEGER - 2 * CACHED_COUNT_OFFSET;
+
+/** Seconds M's copy of a lineage outlives its count key (memcached's whole-second clock). */
+const LINEAGE_MARGIN_SECONDS = 2;
+
+/** Waits of a writer that finds a fill lease, in milliseconds, before it removes the lease. */
+const LEASE_WAITS_MS = [1, 2, 4, 8, 16, 32] as const;
 
 type CounterSnapshot = {
   readonly description: string;
@@ -70,8 +88,10 @@ type TotalEntry = {
   readonly kind: 'total';
   readonly lineage: string;
   readonly expiresAt: number;
-  readonly count: number;
   readonly counter: CounterSnapshot;
+  readonly seqs: readonly number[];
+  readonly layoutEpoch: number;
+  readonly incarnation: number;
 };
 
 type AbsentEntry = {
@@ -82,7 +102,9 @@ type AbsentEntry = {
 
 type LeaseEntry = { readonly kind: 'lease'; readonly lease: string };
 
-type Entry = TotalEntry | AbsentEntry | LeaseEntry;
+type VacantEntry = { readonly kind: 'vacant' };
+
+type Entry = TotalEntry | AbsentEntry | LeaseEntry | VacantEntry;
 
 /** The right to fill a key: the reader's own lease and its CAS token. */
 export interface FillTicket {
@@ -95,11 +117,35 @@ export type ReadOutcome =
   | { readonly state: 'hit'; readonly counter: Counter | undefined }
   | { readonly state: 'miss'; readonly ticket: FillTicket | undefined };
 
-/** The cache state a writer saw before committing. */
-export type WriteSnapshot =
-  | { readonly state: 'total'; readonly entry: TotalEntry; readonly cas: CasToken }
-  | { readonly state: 'other' }
-  | { readonly state: 'failed' };
+/** One committed, count-changing write of a shard. */
+export interface ShardWrite {
+  /** Shard index. */
+  readonly index: number;
+  /** The shard's `seq` after the write. */
+  readonly seq: number;
+  /** What the write added (negative: removed). */
+  readonly delta: number;
+}
+
+/** The committed writes of one operation, with the counter layout they were made under. */
+export interface WriteSummary {
+  /** The counter's `createdAt` in ms: tells a re-created counter from the deleted one. */
+  readonly incarnation: number;
+  /** The counter's `layoutEpoch` as the writer saw it. */
+  readonly layoutEpoch: number;
+  /** The shard writes. */
+  readonly writes: readonly ShardWrite[];
+}
+
+/** A store read to fill the cache from. */
+export interface FillRead {
+  /** The counter with its total, or `undefined` when it does not exist. */
+  readonly counter: Counter | undefined;
+  /** `seq` of each shard `0 .. numShards - 1` as read. */
+  readonly seqs: readonly number[];
+  /** The counter's `layoutEpoch` as read. */
+  readonly layoutEpoch: number;
+}
 
 /** Settings of {@link CachedTotals}. */
 export interface CachedTotalsSettings {
@@ -107,20 +153,20 @@ export interface CachedTotalsSettings {
   readonly ttlSeconds: number;
   readonly leaseTtlSeconds: number;
   readonly timeoutMs: number;
+  /** Attempts at removing a lineage that keeps changing under the remover, minus one. */
   readonly casRetries: number;
 }
 
 type Attempt<T> = { readonly ok: true; readonly value: T } | { readonly ok: false };
 
-/** Sentinel reasons that end a settle loop. */
-const CACHE_FAILED = 'cache-failed';
-const INVALIDATE = 'invalidate';
-
 function isEntry(value: unknown): value is Entry {
   if (typeof value !== 'object' || value === null) return false;
   const kind = (value as { kind?: unknown }).kind;
-  return kind === 'total' || kind === 'absent' || kind === 'lease';
+  return kind === 'total' || kind === 'absent' || kind === 'lease' || kind === 'vacant';
 }
+
+/** What a writer's cache step concluded. */
+export type SettleResult = 'done' | 'removed' | 'stale-layout';
 
 /** Reads and maintains the cached totals of counters; see the protocol notes above. */
 export class CachedTotals {
@@ -128,6 +174,8 @@ export class CachedTotals {
   readonly #settings: CachedTotalsSettings;
   readonly #events: CounterEvents;
   readonly #now: () => number;
+  /** Last lineage seen per counter, so a hit reads M and its count key in one round trip. */
+  readonly #lineages = new LRUCache<string, string>({ max: 10_000 });
 
   constructor(
     cache: CacheStore,
@@ -146,156 +194,236 @@ export class CachedTotals {
     return `${this.#settings.keyPrefix}${name}`;
   }
 
+  /** The key holding a lineage's count (lineage ids are uuids, unique across counters). */
+  countKeyOf(lineage: string): string {
+    return `${this.#settings.keyPrefix}#lineage:${lineage}`;
+  }
+
   /**
-   * One round trip on a hit. On a miss with an empty key, places a fill lease and returns a
-   * ticket (two more round trips); the caller reads the store and calls {@link fill}.
+   * One round trip on a hit (two when this process has not seen the lineage yet). On a miss
+   * with an empty, vacant or dead entry, places a fill lease and returns a ticket; the caller
+   * reads the store and calls {@link fill}.
    */
   async read(name: string): Promise<ReadOutcome> {
     const key = this.keyOf(name);
-    const got = await this.#attempt(name, 'get', () => this.#cache.get(key));
+    const known = this.#lineages.get(name);
+    const keys = known === undefined ? [key] : [key, this.countKeyOf(known)];
+    const got = await this.#attempt(name, 'getMany', () => this.#cache.getMany(keys));
     if (!got.ok) return this.#miss(name, 'unavailable', undefined);
-    const value = got.value;
-    if (isEntry(value)) {
-      if (value.kind === 'lease') return this.#miss(name, 'filling', undefined);
-      if (value.expiresAt <= this.#now()) return this.#miss(name, 'expired', undefined);
-      this.#events.emit('cacheHit', { counterName: name });
-      return {
-        state: 'hit',
-        counter: value.kind === 'absent' ? undefined : toCounter(name, value),
-      };
-    }
-    if (value !== undefined) {
+    const value = got.value.get(key);
+    if (value === undefined) return this.#lease(name, 'missing', undefined);
+    if (!isEntry(value)) {
       // Not ours (a foreign value under our key): never trust it, never overwrite it blindly.
       return this.#miss(name, 'filling', undefined);
     }
-    const lease = uuidv4();
-    const leaseEntry: LeaseEntry = { kind: 'lease', lease };
-    const added = await this.#attempt(name, 'add', () =>
-      this.#cache.add(key, leaseEntry, { ttlSeconds: this.#settings.leaseTtlSeconds }),
-    );
-    if (!added.ok || !added.value) return this.#miss(name, 'missing', undefined);
-    const mine = await this.#attempt(name, 'gets', () => this.#cache.gets(key));
-    if (!mine.ok || mine.value === undefined) return this.#miss(name, 'missing', undefined);
-    const held = mine.value.value;
-    if (!isEntry(held) || held.kind !== 'lease' || held.lease !== lease) {
-      return this.#miss(name, 'missing', undefined);
+    switch (value.kind) {
+      case 'lease':
+        return this.#miss(name, 'filling', undefined);
+      case 'vacant':
+        return this.#lease(name, 'missing', undefined);
+      case 'absent':
+        if (value.expiresAt <= this.#now()) return this.#lease(name, 'expired', value.lineage);
+        this.#events.emit('cacheHit', { counterName: name });
+        return { state: 'hit', counter: undefined };
+      case 'total': {
+        if (value.expiresAt <= this.#now()) return this.#lease(name, 'expired', value.lineage);
+        let stored: unknown;
+        if (value.lineage === known) {
+          stored = got.value.get(this.countKeyOf(known));
+        } else {
+          const count = await this.#attempt(name, 'get', () =>
+            this.#cache.get(this.countKeyOf(value.lineage)),
+          );
+          if (!count.ok) return this.#miss(name, 'unavailable', undefined);
+          stored = count.value;
+        }
+        // No count key: the lineage is dead (expired first, as it should, or being removed).
+        if (typeof stored !== 'number') return this.#lease(name, 'expired', value.lineage);
+        const count = stored - CACHED_COUNT_OFFSET;
+        // Below zero only for an instant (a decrement whose increment has not arrived yet).
+        if (count < 0) return this.#miss(name, 'filling', undefined);
+        this.#lineages.set(name, value.lineage);
+        this.#events.emit('cacheHit', { counterName: name });
+        return { state: 'hit', counter: toCounter(name, value, count) };
+      }
     }
-    return this.#miss(name, 'missing', { lease, cas: mine.value.cas });
   }
 
   /** Fills the key from a store read, if the reader's lease is still untouched. */
-  async fill(name: string, ticket: FillTicket, counter: Counter | undefined): Promise<void> {
+  async fill(name: string, ticket: FillTicket, read: FillRead): Promise<void> {
+    const key = this.keyOf(name);
     const expiresAt = this.#now() + this.#settings.ttlSeconds * 1000;
-    const entry: TotalEntry | AbsentEntry =
-      counter === undefined
-        ? { kind: 'absent', lineage: ticket.lease, expiresAt }
-        : {
-            kind: 'total',
-            lineage: ticket.lease,
-            expiresAt,
-            count: counter.count,
-            counter: {
-              description: counter.description,
-              numShards: counter.numShards,
-              status: counter.status,
-              createdAtMs: counter.createdAt.getTime(),
-              updatedAtMs: counter.updatedAt.getTime(),
-            },
-          };
-    await this.#attempt(name, 'cas', () =>
-      this.#cache.cas(this.keyOf(name), entry, ticket.cas, {
+    const counter = read.counter;
+    if (counter === undefined) {
+      const entry: AbsentEntry = { kind: 'absent', lineage: ticket.lease, expiresAt };
+      await this.#attempt(name, 'cas', () =>
+        this.#cache.cas(key, entry, ticket.cas, { ttlSeconds: this.#settings.ttlSeconds }),
+      );
+      return;
+    }
+    // Too large to hold with the offset: leave the lease to expire; reads go to the store.
+    if (counter.count > MAX_CACHED_COUNT) return;
+    const set = await this.#attempt(name, 'set', () =>
+      this.#cache.set(this.countKeyOf(ticket.lease), CACHED_COUNT_OFFSET + counter.count, {
         ttlSeconds: this.#settings.ttlSeconds,
       }),
     );
-  }
-
-  /** The writer's "before" snapshot. Never rejects. */
-  async snapshot(name: string): Promise<WriteSnapshot> {
-    const got = await this.#attempt(name, 'gets', () => this.#cache.gets(this.keyOf(name)));
-    if (!got.ok) return { state: 'failed' };
-    const entry = got.value;
-    if (entry !== undefined && isEntry(entry.value) && entry.value.kind === 'total') {
-      return { state: 'total', entry: entry.value, cas: entry.cas };
-    }
-    return { state: 'other' };
+    if (!set.ok) return;
+    const entry: TotalEntry = {
+      kind: 'total',
+      lineage: ticket.lease,
+      expiresAt,
+      counter: {
+        description: counter.description,
+        numShards: counter.numShards,
+        status: counter.status,
+        createdAtMs: counter.createdAt.getTime(),
+        updatedAtMs: counter.updatedAt.getTime(),
+      },
+      seqs: read.seqs,
+      layoutEpoch: read.layoutEpoch,
+      incarnation: counter.createdAt.getTime(),
+    };
+    const landed = await this.#attempt(name, 'cas', () =>
+      this.#cache.cas(key, entry, ticket.cas, {
+        ttlSeconds: this.#settings.ttlSeconds + LINEAGE_MARGIN_SECONDS,
+      }),
+    );
+    if (landed.ok && landed.value) this.#lineages.set(name, ticket.lease);
   }
 
   /**
-   * After a committed change of `delta` (negative for decrements): adjusts the lineage the
-   * snapshot saw, or deletes the key. Never rejects.
+   * After committed writes: adds what the live lineage lacks of them, or removes what cannot
+   * be judged. Never rejects. `stale-layout` means the lineage was filled under another
+   * layout than the writer's view (the caller should refresh its view).
    */
   async settle(
     name: string,
     operation: CounterOperationName,
-    before: WriteSnapshot,
-    delta: number,
-  ): Promise<void> {
-    if (delta === 0) return;
-    if (before.state !== 'total') {
-      await this.invalidate(name);
-      return;
-    }
+    summary: WriteSummary,
+  ): Promise<SettleResult> {
+    if (summary.writes.every((w) => w.delta === 0)) return 'done';
     const key = this.keyOf(name);
-    let entry = before.entry;
-    let cas = before.cas;
-    try {
-      await pRetry(
-        async (attempt) => {
-          if (attempt > 1) {
-            const fresh = await this.#attempt(name, 'gets', () => this.#cache.gets(key));
-            if (!fresh.ok) throw new AbortError(CACHE_FAILED);
-            const value = fresh.value?.value;
-            if (
-              fresh.value === undefined ||
-              !isEntry(value) ||
-              value.kind !== 'total' ||
-              value.lineage !== before.entry.lineage
-            ) {
-              throw new AbortError(INVALIDATE);
-            }
-            entry = value;
-            cas = fresh.value.cas;
-          }
-          const next = entry.count + delta;
-          const remainingMs = entry.expiresAt - this.#now();
-          if (!Number.isSafeInteger(next) || next < 0 || remainingMs <= 0) {
-            throw new AbortError(INVALIDATE);
-          }
-          const updated: TotalEntry = { ...entry, count: next };
-          const landed = await this.#attempt(name, 'cas', () =>
-            this.#cache.cas(key, updated, cas, { ttlSeconds: Math.ceil(remainingMs / 1000) }),
-          );
-          if (!landed.ok) throw new AbortError(CACHE_FAILED);
-          if (!landed.value) throw new Error('cas lost');
-        },
-        {
-          retries: this.#settings.casRetries,
-          minTimeout: 1,
-          maxTimeout: 25,
-          factor: 2,
-          randomize: true,
-          onFailedAttempt: ({ attemptNumber, retriesLeft }) => {
-            if (retriesLeft > 0) {
-              this.#events.emit('retry', {
-                counterName: name,
-                operation,
-                step: 'cacheCas',
-                attempt: attemptNumber,
-              });
-            }
-          },
-        },
+    for (let wait = 0; ; wait++) {
+      const got = await this.#attempt(name, 'get', () => this.#cache.get(key));
+      // The cache is failing: removing would fail too (and cost another timeout).
+      if (!got.ok) return 'done';
+      const value = got.value;
+      if (value === undefined || !isEntry(value) || value.kind === 'vacant') return 'done';
+      if (value.kind === 'lease') {
+        const delay = LEASE_WAITS_MS[wait];
+        if (delay === undefined) break;
+        this.#events.emit('retry', {
+          counterName: name,
+          operation,
+          step: 'cacheLease',
+          attempt: wait + 1,
+        });
+        await sleep(delay);
+        continue;
+      }
+      if (value.kind === 'absent') break;
+      if (value.incarnation !== summary.incarnation || value.layoutEpoch !== summary.layoutEpoch) {
+        await this.invalidate(name);
+        return 'stale-layout';
+      }
+      let delta = 0;
+      for (const write of summary.writes) {
+        const seen = value.seqs[write.index];
+        if (seen === undefined) {
+          // A shard the lineage never read (grown since): it cannot be judged.
+          await this.invalidate(name);
+          return 'removed';
+        }
+        if (seen < write.seq) delta += write.delta;
+      }
+      if (delta === 0) return 'done';
+      const countKey = this.countKeyOf(value.lineage);
+      const applied = await this.#attempt(name, delta > 0 ? 'incr' : 'decr', () =>
+        delta > 0 ? this.#cache.incr(countKey, delta) : this.#cache.decr(countKey, -delta),
       );
-    } catch (error) {
-      // The cache is failing: a delete would fail too (and cost another timeout).
-      if (error instanceof Error && error.message === CACHE_FAILED) return;
-      await this.invalidate(name);
+      // Failed (perhaps applied, perhaps not), or clamped at zero: the count is unknown.
+      if (!applied.ok || (applied.value !== undefined && applied.value <= 0)) break;
+      // undefined: the lineage is dead, and the next one reads the store after this commit.
+      return 'done';
+    }
+    await this.invalidate(name);
+    return 'removed';
+  }
+
+  /**
+   * Removes the counter's lineage (count key first, then the entry by CAS) or its lease:
+   * safe after any committed change (see the protocol notes). Never rejects.
+   */
+  async invalidate(name: string): Promise<void> {
+    const key = this.keyOf(name);
+    for (let attempt = 0; attempt <= Math.max(2, this.#settings.casRetries); attempt++) {
+      const got = await this.#attempt(name, 'gets', () => this.#cache.gets(key));
+      if (!got.ok || got.value === undefined) return;
+      const value = got.value.value;
+      if (isEntry(value) && value.kind === 'vacant') return;
+      if (isEntry(value) && value.kind === 'total') {
+        const removed = await this.#attempt(name, 'delete', () =>
+          this.#cache.delete(this.countKeyOf(value.lineage)),
+        );
+        if (!removed.ok) return;
+      }
+      const vacant: VacantEntry = { kind: 'vacant' };
+      const replaced = await this.#attempt(name, 'cas', () =>
+        this.#cache.cas(key, vacant, got.value?.cas as CasToken, {
+          ttlSeconds: this.#settings.leaseTtlSeconds,
+        }),
+      );
+      if (!replaced.ok || replaced.value) return;
     }
   }
 
-  /** Deletes the key: safe after any committed change (see the protocol notes). Never rejects. */
-  async invalidate(name: string): Promise<void> {
-    await this.#attempt(name, 'delete', () => this.#cache.delete(this.keyOf(name)));
+  /**
+   * Places this reader's fill lease on an empty, vacant or dead entry (`dead` names the dead
+   * lineage, whose count key is deleted first) and returns the miss with its ticket.
+   */
+  async #lease(
+    name: string,
+    reason: 'missing' | 'expired',
+    dead: string | undefined,
+  ): Promise<ReadOutcome> {
+    const key = this.keyOf(name);
+    const lease = uuidv4();
+    const leaseEntry: LeaseEntry = { kind: 'lease', lease };
+    const options = { ttlSeconds: this.#settings.leaseTtlSeconds };
+    const current = await this.#attempt(name, 'gets', () => this.#cache.gets(key));
+    if (!current.ok) return this.#miss(name, 'unavailable', undefined);
+    let placed: Attempt<boolean>;
+    if (current.value === undefined) {
+      placed = await this.#attempt(name, 'add', () => this.#cache.add(key, leaseEntry, options));
+    } else {
+      const value = current.value.value;
+      const deadLineage =
+        isEntry(value) && (value.kind === 'total' || value.kind === 'absent') && dead !== undefined
+          ? value.lineage === dead
+          : false;
+      if (!(isEntry(value) && value.kind === 'vacant') && !deadLineage) {
+        return this.#miss(name, 'filling', undefined);
+      }
+      if (isEntry(value) && value.kind === 'total') {
+        const removed = await this.#attempt(name, 'delete', () =>
+          this.#cache.delete(this.countKeyOf(value.lineage)),
+        );
+        if (!removed.ok) return this.#miss(name, 'unavailable', undefined);
+      }
+      const token = current.value.cas;
+      placed = await this.#attempt(name, 'cas', () =>
+        this.#cache.cas(key, leaseEntry, token, options),
+      );
+    }
+    if (!placed.ok || !placed.value) return this.#miss(name, reason, undefined);
+    const mine = await this.#attempt(name, 'gets', () => this.#cache.gets(key));
+    if (!mine.ok || mine.value === undefined) return this.#miss(name, reason, undefined);
+    const held = mine.value.value;
+    if (!isEntry(held) || held.kind !== 'lease' || held.lease !== lease) {
+      return this.#miss(name, reason, undefined);
+    }
+    return this.#miss(name, reason, { lease, cas: mine.value.cas });
   }
 
   #miss(
@@ -345,13 +473,13 @@ export class CachedTotals {
   }
 }
 
-function toCounter(name: string, entry: TotalEntry): Counter {
+function toCounter(name: string, entry: TotalEntry, count: number): Counter {
   return {
     name,
     description: entry.counter.description,
     numShards: entry.counter.numShards,
     status: entry.counter.status,
-    count: entry.count,
+    count,
     createdAt: new Date(entry.counter.createdAtMs),
     updatedAt: new Date(entry.counter.updatedAtMs),
   };

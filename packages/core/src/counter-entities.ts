@@ -26,6 +26,15 @@ export interface CounterData {
    */
   layoutEpoch?: number | undefined;
   /**
+   * The fence every shard must carry for an increment to trust this process's cached view of
+   * the counter; absent means 0. Raised by every change that must stop increments made from
+   * an older view (a status change, delete, reset, the switch to `largeTotal`), in the same
+   * transaction that stamps it on the first batch of shards; the other shards are stamped in
+   * ordered transactions before the change returns. An increment reads only its shard: a
+   * shard whose fence differs from the view's sends it back to refresh the view.
+   */
+  fenceEpoch?: number | undefined;
+  /**
    * Set once a shard may hold more than {@link SHARD_FAST_PATH_LIMIT}. While false, every shard
    * is at most that, so the total cannot pass `Number.MAX_SAFE_INTEGER` and an increment needs
    * only its own shard to prove it; while true, increments read every shard to check.
@@ -45,6 +54,17 @@ export interface CounterShardData {
   index: number;
   /** This shard's part of the count; never negative. */
   count: number;
+  /**
+   * The counter's {@link CounterData.fenceEpoch} this shard was last stamped with; absent
+   * means 0. An increment from a cached view of the counter proceeds only when it matches.
+   */
+  fence?: number | undefined;
+  /**
+   * Count-changing writes to this shard so far (absent means 0). Raised by every write that
+   * changes `count`, so a cached total that recorded the value it read can tell whether a
+   * given committed write is already in it.
+   */
+  seq?: number | undefined;
   /** When the shard was first written. */
   createdAt: Date;
   /** When the shard last changed. */
@@ -115,6 +135,8 @@ export interface CounterKinds {
 export const UNINDEXED_SHARD_PROPERTIES = Object.freeze([
   'index',
   'count',
+  'fence',
+  'seq',
   'createdAt',
   'updatedAt',
 ] as const satisfies readonly (keyof CounterShardData)[]);

@@ -29,8 +29,8 @@ export interface RetryEvent {
   readonly counterName: string;
   /** Operation retrying. */
   readonly operation: CounterOperationName;
-  /** `transaction`: after contention; `cacheCas`: the cached total changed under a CAS. */
-  readonly step: 'transaction' | 'cacheCas';
+  /** `transaction`: after contention; `cacheLease`: a writer waits for a reader's fill to land. */
+  readonly step: 'transaction' | 'cacheLease';
   /** Number of the attempt that failed, from 1. */
   readonly attempt: number;
 }

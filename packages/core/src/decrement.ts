@@ -1,6 +1,6 @@
 import { AmbiguousCommitError, type Key, LimitExceededError } from '@shardcount/storage';
 import { v4 as uuidv4 } from 'uuid';
-import type { WriteSnapshot } from './cached-total.js';
+import type { ShardWrite } from './cached-total.js';
 import {
   type CounterData,
   type CounterShardData,
@@ -66,29 +66,31 @@ export async function decrementCascade(
   ctx: ServiceContext,
   name: string,
   amount: number,
-  before: Promise<WriteSnapshot>,
   progress: { applied: number },
 ): Promise<DecrementOutcome> {
   const now = new Date();
   const ck = counterKey(ctx.kinds, name);
+  const writes: ShardWrite[] = [];
   const first = await ctx.run(name, 'decrement', async () => {
-    let index = randomIndex(ctx.hint(name)?.numShards ?? ctx.settings.numInitialShards);
+    let index = randomIndex(ctx.view(name)?.numShards ?? ctx.settings.numInitialShards);
     let [counter, shard] = await ctx.store.loadMany([
       ck,
       shardKey(ctx.kinds, name, index),
     ] as const);
-    if (counter === undefined) return { counter, index, taken: 0 };
+    if (counter === undefined) return { counter, index, taken: undefined };
     assertMutable(counter, 'decrement');
     if (index >= counter.numShards) {
       index = randomIndex(counter.numShards);
       shard = await ctx.store.load(shardKey(ctx.kinds, name, index));
     }
     const taken = await takeFromShard(ctx, shard, amount, now);
-    await before;
     return { counter, index, taken };
   });
-  progress.applied = first.taken;
+  if (first.taken !== undefined) writes.push(first.taken);
+  progress.applied = first.taken === undefined ? 0 : -first.taken.delta;
   let counter = first.counter;
+  const layout = counter === undefined ? '' : layoutKey(counter);
+  let sameLayout = true;
   if (counter === undefined) {
     return { operation: decrementOperation(name, first.index, 0, now), counter };
   }
@@ -100,7 +102,7 @@ export async function decrementCascade(
     for (let step = 1; step < n && progress.applied < amount; step++) {
       const index = (first.index + step) % n;
       if ((seen.shards[index]?.count ?? 0) === 0) continue;
-      let result: { counter: CounterData | undefined; taken: number };
+      let result: { counter: CounterData | undefined; taken: ShardWrite | undefined };
       try {
         result = await ctx.run(name, 'decrement', async () => {
           const [c, shard] = await ctx.store.loadMany([
@@ -108,40 +110,59 @@ export async function decrementCascade(
             shardKey(ctx.kinds, name, index),
           ] as const);
           if (c === undefined || !isMutable(c) || index >= c.numShards)
-            return { counter: c, taken: 0 };
+            return { counter: c, taken: undefined };
           const taken = await takeFromShard(ctx, shard, amount - progress.applied, now);
-          await before;
           return { counter: c, taken };
         });
       } catch (error) {
         if (error instanceof AmbiguousCommitError) throw error;
         break;
       }
-      progress.applied += result.taken;
+      if (result.taken !== undefined) {
+        writes.push(result.taken);
+        progress.applied -= result.taken.delta;
+      }
+      if (result.counter !== undefined && layoutKey(result.counter) !== layout) sameLayout = false;
       counter = result.counter;
       if (counter === undefined || !isMutable(counter)) break;
     }
   }
-  // The cascade spans several transactions: its cache step follows the last one, with the
-  // snapshot taken before the first (the protocol holds for any number of commits after it).
-  await ctx.totals.settle(name, 'decrement', await before, -progress.applied);
+  // The cascade spans several transactions: its cache step follows the last one and judges
+  // each shard write on its own (see cached-total.ts). A layout change between the steps
+  // leaves nothing to judge by: the cached total is removed.
+  if (!sameLayout) await ctx.totals.invalidate(name);
+  else if (writes.length > 0 && first.counter !== undefined) {
+    await ctx.totals.settle(name, 'decrement', {
+      incarnation: first.counter.createdAt.getTime(),
+      layoutEpoch: first.counter.layoutEpoch ?? 0,
+      writes,
+    });
+  }
   return { operation: decrementOperation(name, first.index, progress.applied, now), counter };
 }
 
+/** The layout a cached total is judged by: the counter's incarnation and layout epoch. */
+function layoutKey(counter: CounterData): string {
+  return `${counter.createdAt.getTime()}/${counter.layoutEpoch ?? 0}`;
+}
+
+/** Takes up to `want` from the shard (in the current transaction); the write, if any. */
 async function takeFromShard(
   ctx: ServiceContext,
   shard: CounterShardData | undefined,
   want: number,
   now: Date,
-): Promise<number> {
-  if (shard === undefined || shard.count <= 0) return 0;
+): Promise<ShardWrite | undefined> {
+  if (shard === undefined || shard.count <= 0) return undefined;
   const taken = Math.min(shard.count, want);
+  const seq = (shard.seq ?? 0) + 1;
   await ctx.store.save(shardKey(ctx.kinds, shard.counterName, shard.index), {
     ...shard,
     count: shard.count - taken,
+    seq,
     updatedAt: now,
   });
-  return taken;
+  return { index: shard.index, seq, delta: -taken };
 }
 
 /**
@@ -160,7 +181,6 @@ export async function decrementInTransaction(
   amount: number,
   mode: 'upTo' | 'exact',
   idempotencyKey: string | undefined,
-  before: Promise<WriteSnapshot>,
 ): Promise<DecrementOutcome> {
   const now = new Date();
   const outside = await readCounterAndShards(ctx, name);
@@ -222,7 +242,12 @@ export async function decrementInTransaction(
     if (shard === undefined || shard.count <= 0) continue;
     const taken = Math.min(shard.count, amount - applied);
     applied += taken;
-    touched.push({ ...shard, count: shard.count - taken, updatedAt: now });
+    touched.push({
+      ...shard,
+      count: shard.count - taken,
+      seq: (shard.seq ?? 0) + 1,
+      updatedAt: now,
+    });
   }
   const writes = touched.length + (idempotencyKey === undefined ? 0 : 1);
   if (writes > ctx.settings.maxWritesPerTransaction) {
@@ -238,7 +263,15 @@ export async function decrementInTransaction(
   if (idempotencyKey !== undefined) {
     await saveRecord(ctx, idempotencyKey, operation, amount, mode);
   }
-  await settleAfterCommit(ctx, name, 'decrement', before, -applied);
+  await settleAfterCommit(ctx, name, 'decrement', {
+    incarnation: counter.createdAt.getTime(),
+    layoutEpoch: counter.layoutEpoch ?? 0,
+    writes: touched.map((shard) => ({
+      index: shard.index,
+      seq: shard.seq ?? 0,
+      delta: -((shards.get(shard.index)?.count ?? 0) - shard.count),
+    })),
+  });
   return { operation, counter };
 }
 

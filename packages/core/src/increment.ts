@@ -1,6 +1,11 @@
-import { InvalidArgumentError, type Key, OutOfRangeError } from '@shardcount/storage';
+import {
+  InvalidArgumentError,
+  type Key,
+  OutOfRangeError,
+  type SaveEntry,
+} from '@shardcount/storage';
 import { v4 as uuidv4 } from 'uuid';
-import type { WriteSnapshot } from './cached-total.js';
+import type { WriteSummary } from './cached-total.js';
 import {
   type CounterData,
   type CounterShardData,
@@ -16,6 +21,7 @@ import type { CounterOperationName } from './counter-events.js';
 import type { CounterOperation } from './counter-types.js';
 import {
   assertMutable,
+  type CounterView,
   newCounterData,
   quoteName,
   randomIndex,
@@ -24,40 +30,87 @@ import {
 
 /** What an increment transaction produced. */
 export interface IncrementOutcome {
+  readonly kind: 'done';
   readonly operation: CounterOperation;
-  /** The counter as the transaction saw (or created) it; absent only for a replay of a deleted one. */
+  /** The counter as the transaction read or created it; absent on the fast path and replays. */
   readonly counter: CounterData | undefined;
 }
 
+/** The shard's fence differed from the view's: nothing was written; refresh the view. */
+export interface StaleView {
+  readonly kind: 'stale';
+}
+
 /**
- * The body of one increment transaction: ONE batched lookup of the counter, the chosen shard
- * and (with an idempotency key) the operation record, then the writes. The shard index is
- * chosen before the lookup from this process's hint of the shard count; the counter loaded in
- * the same lookup re-validates it, so a stale hint costs at most one more lookup, never a
- * wrong result. The cache step is registered to run after the commit; see
- * {@link settleAfterCommit}.
+ * The body of one increment transaction.
+ *
+ * Fast path (a cached view of the counter, `view`): ONE lookup of the chosen shard (and the
+ * operation record with an idempotency key), then the writes. The counter entity is neither
+ * read nor written, so increments of one counter conflict only when they pick the same shard.
+ * The shard vouches for the view: it must exist and carry the view's fence (see
+ * {@link CounterData.fenceEpoch}); otherwise nothing is written and `stale` is returned (a
+ * changed fence), or the slow path runs in this transaction (a missing shard).
+ *
+ * Slow path (no view, `slow`, a missing shard, or a count near the fast-path limit): the
+ * counter is read in the transaction too, created on first use, and validated as before; a
+ * shard is created with the counter's fence, and one left unstamped by an interrupted fence
+ * is stamped.
+ *
+ * The cache step is registered to run after the commit; see {@link settleAfterCommit}.
  */
 export async function incrementInTransaction(
   ctx: ServiceContext,
   name: string,
   amount: number,
   idempotencyKey: string | undefined,
-  before: Promise<WriteSnapshot>,
-): Promise<IncrementOutcome> {
+  view: CounterView | undefined,
+  chosen: number,
+  slow: boolean,
+): Promise<IncrementOutcome | StaleView> {
   const now = new Date();
-  let index = randomIndex(ctx.hint(name)?.writable ?? ctx.settings.numInitialShards);
-  const keys: Key[] = [counterKey(ctx.kinds, name), shardKey(ctx.kinds, name, index)];
+  let index = chosen;
+  const readCounter = view === undefined || slow;
+  const keys: Key[] = [shardKey(ctx.kinds, name, index)];
   if (idempotencyKey !== undefined) keys.push(operationKey(ctx.kinds, name, idempotencyKey));
-  const [foundCounter, foundShard, record] = (await ctx.store.loadMany(keys)) as [
-    CounterData | undefined,
-    CounterShardData | undefined,
-    OperationRecord | undefined,
-  ];
+  if (readCounter) keys.push(counterKey(ctx.kinds, name));
+  const loaded = await ctx.store.loadMany(keys);
+  let shard = loaded[0] as CounterShardData | undefined;
+  const record =
+    idempotencyKey === undefined ? undefined : (loaded[1] as OperationRecord | undefined);
+  let foundCounter = readCounter ? (loaded[keys.length - 1] as CounterData | undefined) : undefined;
 
   if (record !== undefined) {
     assertSameOperation(record, 'INCREMENT', amount, undefined);
     await invalidateAfterReplay(ctx, name);
-    return { operation: fromRecord(record), counter: foundCounter };
+    return { kind: 'done', operation: fromRecord(record), counter: foundCounter };
+  }
+
+  if (!readCounter && view !== undefined) {
+    // The view is fresh whenever it refuses (the service re-reads a refusing view first).
+    assertMutable(view.counter, 'increment');
+    const next = (shard?.count ?? 0) + amount;
+    if (shard !== undefined && (shard.fence ?? 0) !== view.fence) return { kind: 'stale' };
+    if (
+      shard !== undefined &&
+      index < view.writable &&
+      !view.counter.largeTotal &&
+      next <= SHARD_FAST_PATH_LIMIT
+    ) {
+      const operation = incrementOperation(name, index, amount, now, false);
+      await writeShard(ctx, name, shard, index, next, shard.fence ?? 0, now);
+      if (idempotencyKey !== undefined) {
+        await saveRecord(ctx, idempotencyKey, operation, amount, undefined);
+      }
+      await settleAfterCommit(ctx, name, 'increment', {
+        incarnation: view.counter.createdAt.getTime(),
+        layoutEpoch: view.counter.layoutEpoch ?? 0,
+        writes: [{ index, seq: (shard.seq ?? 0) + 1, delta: amount }],
+      });
+      return { kind: 'done', operation, counter: undefined };
+    }
+    // A missing shard (never written, removed by a shrink, or the counter deleted) or a count
+    // near the fast-path limit: decide with the counter, read in this transaction.
+    foundCounter = await ctx.store.load(counterKey(ctx.kinds, name));
   }
 
   const created = foundCounter === undefined;
@@ -65,13 +118,13 @@ export async function incrementInTransaction(
   let counterChanged = created;
   assertMutable(counter, 'increment');
 
-  let shard = foundShard;
   const writable = writableShards(counter);
   if (index >= writable) {
     index = randomIndex(writable);
     shard = await ctx.store.load(shardKey(ctx.kinds, name, index));
   }
   const next = (shard?.count ?? 0) + amount;
+  let fence = counter.fenceEpoch ?? 0;
 
   if (counter.largeTotal || next > SHARD_FAST_PATH_LIMIT) {
     // Rare slow path for enormous counts: prove the total stays a safe integer.
@@ -92,50 +145,134 @@ export async function incrementInTransaction(
     if (large !== counter.largeTotal) {
       counter = { ...counter, largeTotal: large };
       counterChanged = true;
+      if (large) {
+        // Fast-path increments elsewhere must stop: their own shard no longer proves the total.
+        fence += 1;
+        counter = { ...counter, fenceEpoch: fence };
+        await ctx.store.saveMany(
+          shards.flatMap((s, i) =>
+            s === undefined || i === index
+              ? []
+              : [{ key: shardKey(ctx.kinds, name, i), entity: { ...s, fence } }],
+          ),
+        );
+      }
     }
   }
 
-  const operation: CounterOperation = {
-    id: uuidv4(),
-    counterName: name,
-    shardIndex: index,
-    type: 'INCREMENT',
-    appliedAmount: amount,
-    createdAt: now,
-    counterCreated: created,
-    replayed: false,
-  };
-  await ctx.store.save(shardKey(ctx.kinds, name, index), {
-    counterName: name,
-    index,
-    count: next,
-    createdAt: shard?.createdAt ?? now,
-    updatedAt: now,
-  });
+  const operation = incrementOperation(name, index, amount, now, created);
+  if (created && counter.numShards <= SHARDS_CREATED_WITH_COUNTER) {
+    await ctx.store.saveMany(newShards(ctx, counter, index, now));
+  }
+  await writeShard(ctx, name, shard, index, next, fence, now);
   if (counterChanged) await ctx.store.save(counterKey(ctx.kinds, name), counter);
   if (idempotencyKey !== undefined) {
     await saveRecord(ctx, idempotencyKey, operation, amount, undefined);
   }
-  await settleAfterCommit(ctx, name, 'increment', before, amount);
-  return { operation, counter };
+  await settleAfterCommit(ctx, name, 'increment', {
+    incarnation: counter.createdAt.getTime(),
+    layoutEpoch: counter.layoutEpoch ?? 0,
+    writes: [{ index, seq: (shard?.seq ?? 0) + 1, delta: amount }],
+  });
+  return { kind: 'done', operation, counter };
 }
 
 /**
- * Schedules the cached-total step of a change of `delta` for when its transaction commits:
- * the service's own transaction, or the caller's when the change joined it. Awaits the
- * "before" snapshot here, inside the transaction, so it is taken before the commit as the
- * cached-total protocol needs. Nothing runs if the transaction rolls back or loses a race
- * (its retry registers again), nor after an ambiguous commit, which the caller handles.
+ * Shards a transaction that creates a counter also creates: few enough that the counter, an
+ * operation record and these stay within legacy Datastore's 25 entity groups per transaction.
+ */
+export const SHARDS_CREATED_WITH_COUNTER = 20;
+
+/**
+ * The empty shards `from .. to - 1` of a new counter (all but `except`): with every shard in
+ * place, increments never need the slow path for a missing shard. Shards not created this way
+ * are created by their first increment (which reads the counter once).
+ */
+export function newShards(
+  ctx: ServiceContext,
+  counter: CounterData,
+  except: number,
+  now: Date,
+  from = 0,
+  to = Math.min(counter.numShards, SHARDS_CREATED_WITH_COUNTER),
+): SaveEntry[] {
+  if (to - from > ctx.settings.maxWritesPerTransaction - 2) return [];
+  const entries: SaveEntry[] = [];
+  for (let index = from; index < to; index++) {
+    if (index === except) continue;
+    entries.push({
+      key: shardKey(ctx.kinds, counter.name, index),
+      entity: {
+        counterName: counter.name,
+        index,
+        count: 0,
+        fence: counter.fenceEpoch ?? 0,
+        seq: 0,
+        createdAt: now,
+        updatedAt: now,
+      },
+    });
+  }
+  return entries;
+}
+
+function incrementOperation(
+  name: string,
+  shardIndex: number,
+  amount: number,
+  now: Date,
+  counterCreated: boolean,
+): CounterOperation {
+  return {
+    id: uuidv4(),
+    counterName: name,
+    shardIndex,
+    type: 'INCREMENT',
+    appliedAmount: amount,
+    createdAt: now,
+    counterCreated,
+    replayed: false,
+  };
+}
+
+/** Saves shard `index` with its new count, the fence it vouches for, and a raised `seq`. */
+async function writeShard(
+  ctx: ServiceContext,
+  name: string,
+  shard: CounterShardData | undefined,
+  index: number,
+  count: number,
+  fence: number,
+  now: Date,
+): Promise<void> {
+  await ctx.store.save(shardKey(ctx.kinds, name, index), {
+    counterName: name,
+    index,
+    count,
+    fence,
+    seq: (shard?.seq ?? 0) + 1,
+    createdAt: shard?.createdAt ?? now,
+    updatedAt: now,
+  });
+}
+
+/**
+ * Schedules the cached-total step of committed writes for when their transaction commits:
+ * the service's own transaction, or the caller's when the change joined it. Nothing runs if
+ * the transaction rolls back or loses a race (its retry registers again), nor after an
+ * ambiguous commit, which the caller handles. No cache call runs before the commit, so none
+ * can hold the transaction open.
  */
 export async function settleAfterCommit(
   ctx: ServiceContext,
   name: string,
   operation: CounterOperationName,
-  before: Promise<WriteSnapshot>,
-  delta: number,
+  summary: WriteSummary,
 ): Promise<void> {
-  const snapshot = await before;
-  await ctx.store.afterCommit(() => ctx.totals.settle(name, operation, snapshot, delta));
+  await ctx.store.afterCommit(async () => {
+    const result = await ctx.totals.settle(name, operation, summary);
+    if (result === 'stale-layout') ctx.forget(name);
+  });
 }
 
 /**

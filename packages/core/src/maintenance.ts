@@ -11,6 +11,7 @@ import { CounterStatus, type SettableCounterStatus } from './counter-status.js';
 import { CounterExistsError } from './errors/counter-exists-error.js';
 import { CounterNotFoundError } from './errors/counter-not-found-error.js';
 import { CounterNotMutableError } from './errors/counter-not-mutable-error.js';
+import { newShards, SHARDS_CREATED_WITH_COUNTER } from './increment.js';
 import { newCounterData, quoteName, type ServiceContext } from './service-context.js';
 
 /*
@@ -55,6 +56,96 @@ function nextEpoch(counter: CounterData): number {
   return (counter.layoutEpoch ?? 0) + 1;
 }
 
+/** The counter's next fence; see {@link CounterData.fenceEpoch}. */
+function nextFence(counter: CounterData): number {
+  return (counter.fenceEpoch ?? 0) + 1;
+}
+
+/** Shards stamped per fence transaction (the first one also writes the counter). */
+function fenceBatch(ctx: ServiceContext): number {
+  return Math.max(1, ctx.settings.maxWritesPerTransaction - 1);
+}
+
+/** Inside the current transaction: stamps the existing shards `from .. to - 1` with `fence`. */
+async function stampShards(
+  ctx: ServiceContext,
+  name: string,
+  from: number,
+  to: number,
+  fence: number,
+): Promise<void> {
+  if (to <= from) return;
+  const keys = shardKeys(ctx.kinds, name, from, to);
+  const loaded = await ctx.store.loadMany(keys);
+  await ctx.store.saveMany(
+    loaded.flatMap((shard, i) =>
+      shard === undefined || shard.fence === fence
+        ? []
+        : [{ key: keys[i] as (typeof keys)[number], entity: { ...shard, fence } }],
+    ),
+  );
+}
+
+/**
+ * Raises the fence: `next` (the counter after a change, saved by the caller's transaction)
+ * gets the next fence, and the first batch of shards is stamped in the same transaction.
+ * Returns the fence and the first shard index left to stamp; see {@link finishFence}.
+ */
+async function raiseFence(
+  ctx: ServiceContext,
+  name: string,
+  current: CounterData,
+  next: CounterData,
+): Promise<RaisedFence> {
+  const fence = nextFence(current);
+  next.fenceEpoch = fence;
+  const stampedTo = Math.min(current.numShards, fenceBatch(ctx));
+  await stampShards(ctx, name, 0, stampedTo, fence);
+  return { fence, stampedTo, numShards: current.numShards };
+}
+
+/** A raised fence: the new fence, the first shard not yet stamped, the shards to stamp. */
+interface RaisedFence {
+  readonly fence: number;
+  readonly stampedTo: number;
+  readonly numShards: number;
+}
+
+/**
+ * Stamps the shards from `from` on with `fence`, one ordered transaction per batch, after the
+ * transaction that raised it. Increments from views older than the change are refused by every
+ * stamped shard, so once this returns none can land. A batch stops early when the counter's
+ * fence has moved on (a later change stamps every shard itself). If this is interrupted (a
+ * crash), shards not yet stamped accept increments from older views until those views expire
+ * (`metadataTtlMs`) or the same change is made again, which stamps every shard.
+ */
+async function finishFence(
+  ctx: ServiceContext,
+  name: string,
+  { fence, stampedTo: from, numShards }: RaisedFence,
+): Promise<void> {
+  if (from >= numShards) return;
+  const key = counterKey(ctx.kinds, name);
+  let next = from;
+  for (;;) {
+    const to = await ctx.run(name, 'updateCounter', async () => {
+      const counter = await ctx.store.load(key);
+      if (
+        counter === undefined ||
+        (counter.fenceEpoch ?? 0) !== fence ||
+        next >= counter.numShards
+      ) {
+        return undefined;
+      }
+      const end = Math.min(counter.numShards, next + fenceBatch(ctx));
+      await stampShards(ctx, name, next, end, fence);
+      return end;
+    });
+    if (to === undefined) return;
+    next = to;
+  }
+}
+
 /** Creates a counter; `CounterExistsError` when the name is taken. */
 export async function createCounter(
   ctx: ServiceContext,
@@ -73,8 +164,31 @@ export async function createCounter(
     }
     const counter = newCounterData(name, numShards, description, new Date());
     await ctx.store.save(key, counter);
+    await ctx.store.saveMany(newShards(ctx, counter, -1, counter.createdAt));
     return counter;
   });
+  // The other shards, in small transactions of their own (creating only missing ones), so
+  // increments find every shard in place. Best effort: a missing shard is created by its
+  // first increment.
+  for (
+    let from = SHARDS_CREATED_WITH_COUNTER;
+    from < numShards;
+    from += SHARDS_CREATED_WITH_COUNTER
+  ) {
+    const to = Math.min(numShards, from + SHARDS_CREATED_WITH_COUNTER);
+    try {
+      await ctx.run(name, 'createCounter', async () => {
+        const keys = shardKeys(ctx.kinds, name, from, to);
+        const existing = await ctx.store.loadMany([key, ...keys]);
+        const counter = existing[0] as CounterData | undefined;
+        if (counter?.createdAt.getTime() !== created.createdAt.getTime()) return;
+        const fresh = newShards(ctx, counter, -1, counter.createdAt, from, to);
+        await ctx.store.saveMany(fresh.filter((_, i) => existing[i + 1] === undefined));
+      });
+    } catch {
+      break;
+    }
+  }
   await ctx.totals.invalidate(name);
   ctx.remember(created);
   return created;
@@ -87,14 +201,21 @@ export interface CounterChanges {
   readonly status?: SettableCounterStatus | undefined;
 }
 
-/** Applies `changes`; finishes an interrupted reset or shard change first. */
+/**
+ * Applies `changes`; finishes an interrupted reset or shard change first. A status change
+ * (even to the same status, which repairs an interrupted one) raises the fence and stamps
+ * every shard before returning, so no increment from an older view lands afterwards; a
+ * shrink asked for together with it runs after it.
+ */
 export async function updateCounter(
   ctx: ServiceContext,
   name: string,
   changes: CounterChanges,
 ): Promise<void> {
   const key = counterKey(ctx.kinds, name);
+  let pending = changes;
   for (;;) {
+    const wanted = pending;
     const outcome = await ctx.run(name, 'updateCounter', async () => {
       const counter = await ctx.store.load(key);
       if (counter === undefined) throw notFound(name, 'update');
@@ -107,25 +228,33 @@ export async function updateCounter(
       if (counter.status === CounterStatus.RESETTING) return 'reset pending' as const;
       if (counter.status === CounterStatus.CHANGING_SHARDS) return 'shrink pending' as const;
       const next: CounterData = { ...counter, updatedAt: new Date() };
-      if (changes.description !== undefined) next.description = changes.description;
-      if (changes.status !== undefined) {
-        next.baseStatus = changes.status;
-        next.status = changes.status;
+      if (wanted.description !== undefined) next.description = wanted.description;
+      if (wanted.numShards !== undefined && wanted.numShards > counter.numShards) {
+        next.numShards = wanted.numShards;
       }
-      if (changes.numShards !== undefined && changes.numShards > counter.numShards) {
-        next.numShards = changes.numShards;
-      } else if (changes.numShards !== undefined && changes.numShards < counter.numShards) {
+      if (wanted.status !== undefined) {
+        next.baseStatus = wanted.status;
+        next.status = wanted.status;
+        const fenced = await raiseFence(ctx, name, counter, next);
+        await ctx.store.save(key, next);
+        return { next, shrinking: false, fenced };
+      }
+      if (wanted.numShards !== undefined && wanted.numShards < counter.numShards) {
         // The first step commits with the status change: a shrink whose steps cannot commit
         // at all (e.g. too many entity groups on legacy Datastore) leaves the counter as it was.
         const stepped = await shrinkStep(ctx, name, {
           ...next,
           status: CounterStatus.CHANGING_SHARDS,
-          targetNumShards: changes.numShards,
+          targetNumShards: wanted.numShards,
         });
-        return { next: stepped, shrinking: stepped.status === CounterStatus.CHANGING_SHARDS };
+        return {
+          next: stepped,
+          shrinking: stepped.status === CounterStatus.CHANGING_SHARDS,
+          fenced: undefined,
+        };
       }
       await ctx.store.save(key, next);
-      return { next, shrinking: false };
+      return { next, shrinking: false, fenced: undefined };
     });
     if (outcome === 'reset pending') {
       await finishReset(ctx, name);
@@ -137,6 +266,14 @@ export async function updateCounter(
     }
     ctx.remember(outcome.next);
     await ctx.totals.invalidate(name);
+    if (outcome.fenced !== undefined) {
+      await finishFence(ctx, name, outcome.fenced);
+      if (wanted.numShards !== undefined && wanted.numShards < outcome.next.numShards) {
+        pending = { numShards: wanted.numShards };
+        continue;
+      }
+      return;
+    }
     if (outcome.shrinking) await finishShardChange(ctx, name);
     return;
   }
@@ -174,7 +311,15 @@ async function shrinkStep(
     const shard = loaded[removed.length + i] as CounterShardData | undefined;
     keptShards.set(
       index,
-      shard ?? { counterName: name, index, count: 0, createdAt: now, updatedAt: now },
+      shard ?? {
+        counterName: name,
+        index,
+        count: 0,
+        fence: counter.fenceEpoch ?? 0,
+        seq: 0,
+        createdAt: now,
+        updatedAt: now,
+      },
     );
   });
   const changed = new Set<number>();
@@ -185,6 +330,7 @@ async function shrinkStep(
     keptShards.set(index % target, {
       ...receiver,
       count: receiver.count + count,
+      seq: (receiver.seq ?? 0) + 1,
       updatedAt: now,
     });
     changed.add(index % target);
@@ -287,16 +433,27 @@ async function resetStep(
 ): Promise<'more' | 'finished'> {
   // Writes: up to `batch` shards and the counter.
   const batch = Math.max(1, ctx.settings.maxWritesPerTransaction - 1);
-  const from = counter.status === CounterStatus.RESETTING ? (counter.resetNext ?? 0) : 0;
+  const starting = counter.status !== CounterStatus.RESETTING;
+  const from = starting ? 0 : (counter.resetNext ?? 0);
   const to = Math.min(from + batch, counter.numShards);
   const now = new Date();
+  // The first step raises the fence; every step stamps the shards it zeroes, so increments
+  // from views older than the reset are refused by every zeroed shard (and the ones landing
+  // on a shard not yet zeroed are zeroed with it).
+  const fence = starting ? nextFence(counter) : (counter.fenceEpoch ?? 0);
   const shards = await ctx.store.loadMany(shardKeys(ctx.kinds, name, from, to));
   await ctx.store.saveMany(
     shards
-      .filter((s): s is CounterShardData => s !== undefined && s.count !== 0)
+      .filter((s): s is CounterShardData => s !== undefined)
       .map((s) => ({
         key: shardKey(ctx.kinds, name, s.index),
-        entity: { ...s, count: 0, updatedAt: now },
+        entity: {
+          ...s,
+          count: 0,
+          fence,
+          seq: s.count === 0 ? s.seq : (s.seq ?? 0) + 1,
+          updatedAt: now,
+        },
       })),
   );
   const finished = to >= counter.numShards;
@@ -308,6 +465,7 @@ async function resetStep(
     largeTotal: finished ? false : counter.largeTotal,
     // Raised on every step, even one that keeps the status, for split reads.
     layoutEpoch: nextEpoch(counter),
+    fenceEpoch: fence,
     updatedAt: statusChanges ? now : counter.updatedAt,
   });
   return finished ? 'finished' : 'more';
@@ -337,19 +495,18 @@ export async function deleteCounter(ctx: ServiceContext, name: string): Promise<
   const existed = await ctx.run(name, 'delete', async () => {
     const counter = await ctx.store.load(key);
     if (counter === undefined) return false;
-    if (counter.status !== CounterStatus.DELETING) {
-      await ctx.store.save(key, {
-        ...counter,
-        status: CounterStatus.DELETING,
-        updatedAt: new Date(),
-      });
-    }
-    return true;
+    if (counter.status === CounterStatus.DELETING) return true;
+    const next: CounterData = { ...counter, status: CounterStatus.DELETING, updatedAt: new Date() };
+    const fenced = await raiseFence(ctx, name, counter, next);
+    await ctx.store.save(key, next);
+    return fenced;
   });
   ctx.forget(name);
   await ctx.totals.invalidate(name);
-  if (existed) await finishDeletion(ctx, name);
-  return existed;
+  // Increments from older views are refused by every shard before the shards go.
+  if (typeof existed === 'object') await finishFence(ctx, name, existed);
+  if (existed !== false) await finishDeletion(ctx, name);
+  return existed !== false;
 }
 
 /** Operation records deleted per batch. */

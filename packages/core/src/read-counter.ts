@@ -1,4 +1,5 @@
 import { ContentionError } from '@shardcount/storage';
+import type { FillRead } from './cached-total.js';
 import {
   type CounterData,
   type CounterShardData,
@@ -39,7 +40,7 @@ export async function readCounterAndShards(
   ctx: ServiceContext,
   name: string,
 ): Promise<CounterSnapshotRead> {
-  let expected = ctx.hint(name)?.numShards ?? ctx.settings.numInitialShards;
+  let expected = ctx.view(name)?.numShards ?? ctx.settings.numInitialShards;
   for (let attempt = 1; ; attempt++) {
     const read = await ctx.store.transactionless(() => readOnce(ctx, name, expected));
     if (read === 'torn') {
@@ -53,7 +54,7 @@ export async function readCounterAndShards(
     }
     const { counter, shards } = read;
     if (counter === undefined) return { counter: undefined, shards: [] };
-    ctx.remember(counter);
+    rememberIfNewer(ctx, counter);
     if (counter.numShards <= expected) {
       return { counter, shards: shards.slice(0, counter.numShards) };
     }
@@ -122,4 +123,36 @@ export async function readCounterFromStore(
   const zero =
     counter.status === CounterStatus.DELETING || counter.status === CounterStatus.RESETTING;
   return toCounter(counter, zero ? 0 : sumShards(shards));
+}
+
+/**
+ * Keeps a counter just read as this process's view, unless the view already has a later fence
+ * (a read outside transactions may be older than what an increment saw).
+ */
+function rememberIfNewer(ctx: ServiceContext, counter: CounterData): void {
+  const view = ctx.view(counter.name);
+  if (
+    view !== undefined &&
+    view.counter.createdAt.getTime() === counter.createdAt.getTime() &&
+    view.fence > (counter.fenceEpoch ?? 0)
+  ) {
+    return;
+  }
+  ctx.remember(counter);
+}
+
+/**
+ * {@link readCounterFromStore} with what the cached total records of the read: each shard's
+ * write sequence number and the layout epoch (see cached-total.ts).
+ */
+export async function readCounterForFill(ctx: ServiceContext, name: string): Promise<FillRead> {
+  const { counter, shards } = await readCounterAndShards(ctx, name);
+  if (counter === undefined) return { counter: undefined, seqs: [], layoutEpoch: 0 };
+  const zero =
+    counter.status === CounterStatus.DELETING || counter.status === CounterStatus.RESETTING;
+  return {
+    counter: toCounter(counter, zero ? 0 : sumShards(shards)),
+    seqs: shards.map((shard) => shard?.seq ?? 0),
+    layoutEpoch: counter.layoutEpoch ?? 0,
+  };
 }

@@ -12,12 +12,58 @@ import { CounterStatus } from './counter-status.js';
 import type { Counter } from './counter-types.js';
 import { CounterNotMutableError } from './errors/counter-not-mutable-error.js';
 
-/** What this process last saw of a counter's metadata; a hint, always re-checked in transactions. */
-export interface CounterHint {
+/**
+ * What this process last saw of a counter's metadata. Increments trust it without reading the
+ * counter: every shard carries the counter's fence, and a shard whose fence differs from the
+ * view's sends the increment back to refresh it (see {@link CounterData.fenceEpoch}).
+ */
+export interface CounterView {
+  /** The counter as last read or written by this process. */
+  readonly counter: CounterData;
   /** Shards that may hold counts. */
   readonly numShards: number;
   /** Shards an increment may write. */
   readonly writable: number;
+  /** The fence the shards carry for this view to be current. */
+  readonly fence: number;
+}
+
+/** Shards of one counter held by this process's in-flight increments. */
+class ShardClaims {
+  /** Shard index -> in-flight increments holding it. */
+  readonly held = new Map<number, number>();
+
+  /**
+   * A shard below `n` that no other in-flight increment of this process holds, at random
+   * among the free ones; a random one when all are held.
+   */
+  claim(n: number): number {
+    const start = randomIndex(n);
+    let chosen = start;
+    for (let step = 0; step < n; step++) {
+      const index = (start + step) % n;
+      if (!this.held.has(index)) {
+        chosen = index;
+        break;
+      }
+    }
+    this.held.set(chosen, (this.held.get(chosen) ?? 0) + 1);
+    return chosen;
+  }
+
+  release(index: number): void {
+    const left = (this.held.get(index) ?? 1) - 1;
+    if (left > 0) this.held.set(index, left);
+    else this.held.delete(index);
+  }
+}
+
+/** A shard chosen for one increment attempt; release it when the attempt is over. */
+export interface ShardClaim {
+  /** The shard index. */
+  readonly index: number;
+  /** Gives the shard back (idempotent). */
+  release(): void;
 }
 
 /** Settings the operations share, resolved from the service options. */
@@ -38,7 +84,8 @@ export class ServiceContext {
   readonly totals: CachedTotals;
   readonly events: CounterEvents;
   readonly settings: ServiceSettings;
-  readonly #hints: LRUCache<string, CounterHint>;
+  readonly #views: LRUCache<string, CounterView>;
+  readonly #claims = new Map<string, ShardClaims>();
 
   constructor(
     store: EntityStore,
@@ -53,25 +100,52 @@ export class ServiceContext {
     this.totals = totals;
     this.events = events;
     this.settings = settings;
-    this.#hints = new LRUCache({ max: hints.maxEntries, ttl: hints.ttlMs });
+    this.#views = new LRUCache({ max: hints.maxEntries, ttl: hints.ttlMs });
   }
 
   /** The last metadata seen for `name`, if still fresh. */
-  hint(name: string): CounterHint | undefined {
-    return this.#hints.get(name);
+  view(name: string): CounterView | undefined {
+    return this.#views.get(name);
   }
 
-  /** Records metadata just read or written in a transaction. */
+  /** Records metadata just read or written. */
   remember(counter: CounterData): void {
-    this.#hints.set(counter.name, {
+    this.#views.set(counter.name, {
+      counter,
       numShards: counter.numShards,
       writable: writableShards(counter),
+      fence: counter.fenceEpoch ?? 0,
     });
   }
 
-  /** Drops the hint after a change that alters the shard layout. */
+  /** Drops the view after a change, so the next operation reads the counter again. */
   forget(name: string): void {
-    this.#hints.delete(name);
+    this.#views.delete(name);
+  }
+
+  /**
+   * Chooses the shard for one increment attempt among `n`: one that no other in-flight
+   * increment of this process holds while there is one, so a process never contends with
+   * itself; contention comes only from other processes (whose choice stays random).
+   */
+  claimShard(name: string, n: number): ShardClaim {
+    let claims = this.#claims.get(name);
+    if (claims === undefined) {
+      claims = new ShardClaims();
+      this.#claims.set(name, claims);
+    }
+    const owner = claims;
+    const index = owner.claim(n);
+    let released = false;
+    return {
+      index,
+      release: () => {
+        if (released) return;
+        released = true;
+        owner.release(index);
+        if (owner.held.size === 0 && this.#claims.get(name) === owner) this.#claims.delete(name);
+      },
+    };
   }
 
   /**

@@ -7,7 +7,13 @@ import {
   type RetryPolicy,
 } from '@shardcount/storage';
 import { CachedTotals } from './cached-total.js';
-import { counterKey, counterKinds, MAX_SHARDS } from './counter-entities.js';
+import {
+  type CounterData,
+  counterKey,
+  counterKinds,
+  MAX_SHARDS,
+  shardKeys,
+} from './counter-entities.js';
 import {
   type CounterEventListener,
   type CounterEventMap,
@@ -26,7 +32,7 @@ import type {
 } from './counter-types.js';
 import { decrementCascade, decrementInTransaction } from './decrement.js';
 import { CounterNotFoundError } from './errors/counter-not-found-error.js';
-import { incrementInTransaction } from './increment.js';
+import { type IncrementOutcome, incrementInTransaction } from './increment.js';
 import {
   countersWithStatus,
   createCounter,
@@ -37,8 +43,15 @@ import {
   resetCounter,
   updateCounter,
 } from './maintenance.js';
-import { readCounterFromStore } from './read-counter.js';
-import { quoteName, ServiceContext, toCounter } from './service-context.js';
+import { readCounterForFill, readCounterFromStore } from './read-counter.js';
+import {
+  type CounterView,
+  isMutable,
+  quoteName,
+  ServiceContext,
+  type ShardClaim,
+  toCounter,
+} from './service-context.js';
 import {
   assertAmount,
   assertCounterName,
@@ -272,23 +285,56 @@ export class ShardedCounterService {
     if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
     const ctx = this.#ctx;
     const joined = options.isolated === false && ctx.store.inTransaction;
-    const before = ctx.totals.snapshot(name);
+    let view = ctx.view(name);
+    // A view that refuses the increment is re-read first: a refusal must come from the store.
+    if (view !== undefined && !isMutable(view.counter)) view = await this.#refreshView(name);
     let contended = false;
-    let outcome: Awaited<ReturnType<typeof incrementInTransaction>>;
+    let slow = false;
+    let outcome: IncrementOutcome | undefined;
     try {
-      outcome = await ctx.run(
-        name,
-        'increment',
-        () => incrementInTransaction(ctx, name, amount, options.idempotencyKey, before),
-        { joined, onContention: () => (contended = true) },
-      );
+      for (let refreshes = 0; outcome === undefined; refreshes++) {
+        let claim: ShardClaim | undefined;
+        const current = view;
+        try {
+          const attempt = await ctx.run(
+            name,
+            'increment',
+            () => {
+              claim?.release();
+              claim = ctx.claimShard(name, current?.writable ?? ctx.settings.numInitialShards);
+              return incrementInTransaction(
+                ctx,
+                name,
+                amount,
+                options.idempotencyKey,
+                current,
+                claim.index,
+                slow,
+              );
+            },
+            { joined, onContention: () => (contended = true) },
+          );
+          if (attempt.kind === 'done') outcome = attempt;
+        } finally {
+          claim?.release();
+        }
+        if (outcome === undefined) {
+          // The shard's fence moved past this view: read the counter again. A second miss in a
+          // row (a shard left unstamped by an interrupted fence) takes the slow path, which
+          // reads the counter in the transaction and stamps the shard.
+          view = await this.#refreshView(name);
+          slow = refreshes >= 1;
+        }
+      }
     } catch (error) {
       if (error instanceof AmbiguousCommitError) await ctx.totals.invalidate(name);
       throw error;
     }
     if (outcome.counter !== undefined) ctx.remember(outcome.counter);
-    if (contended && !joined && outcome.counter !== undefined) {
-      await this.#maybeGrow(name, outcome.counter.numShards, outcome.counter.status);
+    const seen = outcome.counter ?? view?.counter;
+    if (contended && !joined && seen !== undefined) {
+      // Off the caller's path: the increment has committed; growth runs on its own.
+      void this.#maybeGrow(name, seen.numShards, seen.status).catch(() => undefined);
     }
     return outcome.operation;
   }
@@ -336,7 +382,6 @@ export class ShardedCounterService {
     }
     const ctx = this.#ctx;
     const joined = options.isolated === false && ctx.store.inTransaction;
-    const before = ctx.totals.snapshot(name);
     const progress = { applied: 0 };
     let outcome: Awaited<ReturnType<typeof decrementCascade>>;
     try {
@@ -344,10 +389,10 @@ export class ShardedCounterService {
         ? await ctx.run(
             name,
             'decrement',
-            () => decrementInTransaction(ctx, name, amount, mode, options.idempotencyKey, before),
+            () => decrementInTransaction(ctx, name, amount, mode, options.idempotencyKey),
             { joined },
           )
-        : await decrementCascade(ctx, name, amount, before, progress);
+        : await decrementCascade(ctx, name, amount, progress);
     } catch (error) {
       if (error instanceof AmbiguousCommitError || progress.applied > 0) {
         await ctx.totals.invalidate(name);
@@ -371,9 +416,9 @@ export class ShardedCounterService {
     if (options.skipCache === true) return readCounterFromStore(ctx, name);
     const cached = await ctx.totals.read(name);
     if (cached.state === 'hit') return cached.counter;
-    const counter = await readCounterFromStore(ctx, name);
-    if (cached.ticket !== undefined) await ctx.totals.fill(name, cached.ticket, counter);
-    return counter;
+    const read = await readCounterForFill(ctx, name);
+    if (cached.ticket !== undefined) await ctx.totals.fill(name, cached.ticket, read);
+    return read.counter;
   }
 
   /**
@@ -484,7 +529,28 @@ export class ShardedCounterService {
     return { deleted, shardChanges, resets };
   }
 
-  /** Doubles a contended counter's shards, at most once per cooldown per instance. */
+  /** Reads the counter outside any transaction and keeps it as this process's view. */
+  async #refreshView(name: string): Promise<CounterView | undefined> {
+    const ctx = this.#ctx;
+    const counter = await ctx.store.transactionless(() =>
+      ctx.store.load(counterKey(ctx.kinds, name)),
+    );
+    if (counter === undefined) {
+      ctx.forget(name);
+      return undefined;
+    }
+    ctx.remember(counter);
+    return ctx.view(name);
+  }
+
+  /**
+   * Doubles a contended counter's shards, at most once per cooldown per instance. Runs off
+   * the increment's path (never rejects), and its transaction touches only the counter entity
+   * and the new shards, which fast-path increments never read: it does not contend with them.
+   * The new shards are created with the counter's fence when they fit the transaction, so
+   * increments use them at once on the fast path (a shard still missing sends one increment
+   * to the slow path).
+   */
   async #maybeGrow(name: string, seenShards: number, status: CounterStatus): Promise<void> {
     const auto = this.#autoShard;
     if (auto === undefined || seenShards >= auto.maxShards || status !== CounterStatus.AVAILABLE) {
@@ -501,7 +567,7 @@ export class ShardedCounterService {
     }
     const to = Math.min(seenShards * 2, auto.maxShards, MAX_SHARDS);
     const ctx = this.#ctx;
-    let grown: boolean;
+    let grown: CounterData | undefined;
     try {
       grown = await ctx.run(name, 'autoShard', async () => {
         const counter = await ctx.store.load(counterKey(ctx.kinds, name));
@@ -511,21 +577,43 @@ export class ShardedCounterService {
           counter.status !== CounterStatus.AVAILABLE ||
           counter.numShards !== seenShards
         ) {
-          return false;
+          return undefined;
         }
-        await ctx.store.save(counterKey(ctx.kinds, name), {
-          ...counter,
-          numShards: to,
-          updatedAt: new Date(),
-        });
-        return true;
+        const updatedAt = new Date();
+        const next: CounterData = { ...counter, numShards: to, updatedAt };
+        await ctx.store.save(counterKey(ctx.kinds, name), next);
+        if (to - seenShards < ctx.settings.maxWritesPerTransaction) {
+          const keys = shardKeys(ctx.kinds, name, seenShards, to);
+          const existing = await ctx.store.loadMany(keys);
+          await ctx.store.saveMany(
+            keys.flatMap((key, i) =>
+              existing[i] !== undefined
+                ? []
+                : [
+                    {
+                      key,
+                      entity: {
+                        counterName: name,
+                        index: seenShards + i,
+                        count: 0,
+                        fence: counter.fenceEpoch ?? 0,
+                        seq: 0,
+                        createdAt: updatedAt,
+                        updatedAt,
+                      },
+                    },
+                  ],
+            ),
+          );
+        }
+        return next;
       });
     } catch {
       // Growth is an optimisation; the increment itself has committed.
       return;
     }
-    if (!grown) return;
-    ctx.forget(name);
+    if (grown === undefined) return;
+    ctx.remember(grown);
     await ctx.totals.invalidate(name);
     this.#events.emit('shardsGrown', { counterName: name, fromShards: seenShards, toShards: to });
   }

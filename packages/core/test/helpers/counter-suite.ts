@@ -25,6 +25,7 @@ import { counterKinds, shardKey } from '../../src/counter-entities.js';
 import type { CounterSuiteSettings, CounterTestEnv } from './counter-env.js';
 import { CrashingEntityStore } from './crashing-entity-store.js';
 import { EntityGroupLimitedStore } from './entity-group-limited-store.js';
+import { GatedEntityStore } from './gated-entity-store.js';
 
 /** Shard entities as stored, to check what really exists. */
 interface ShardRow {
@@ -549,14 +550,26 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         const { store } = faulty();
         const s = service({ store, autoShard: { maxShards: 4, cooldownMs: 0 } });
         const grown: Array<[number, number]> = [];
-        s.on('shardsGrown', (e) => grown.push([e.fromShards, e.toShards]));
+        let grew = (): void => undefined;
+        const nextGrowth = () => new Promise<void>((resolve) => (grew = resolve));
+        let growth = nextGrowth();
+        s.on('shardsGrown', (e) => {
+          grown.push([e.fromShards, e.toShards]);
+          grew();
+        });
         const name = unique('auto');
         await s.createCounter(name, { numShards: 1 });
-        for (const expectShards of [2, 4, 4]) {
+        for (const expectShards of [2, 4]) {
           store.faults.contendNext(1);
           await s.increment(name);
+          // Growth runs off the caller's path: the increment returned without waiting for it.
+          await growth;
+          growth = nextGrowth();
           expect((await s.getCounter(name, { skipCache: true }))?.numShards).toBe(expectShards);
         }
+        store.faults.contendNext(1);
+        await s.increment(name); // at maxShards: no growth
+        await new Promise((resolve) => setTimeout(resolve, 20));
         expect(grown).toEqual([
           [1, 2],
           [2, 4],
@@ -573,6 +586,30 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         );
         expect(await count(live, hot, true)).toBe(100);
         expect(await count(live, hot)).toBe(100);
+      });
+
+      it('autoShard grows a counter at most once per cooldown per instance', async () => {
+        const { store } = faulty();
+        const s = service({ store, autoShard: { maxShards: 64, cooldownMs: 60_000 } });
+        const grown: number[] = [];
+        s.on('shardsGrown', (e) => grown.push(e.toShards));
+        const name = unique('auto-cooldown');
+        await s.createCounter(name, { numShards: 1 });
+        for (let i = 0; i < 3; i++) {
+          store.faults.contendNext(1);
+          await s.increment(name);
+          await new Promise((resolve) => setTimeout(resolve, 30));
+        }
+        expect(grown).toEqual([2]);
+        expect((await s.getCounter(name, { skipCache: true }))?.numShards).toBe(2);
+        // Another instance has its own cooldown.
+        const other = service({ store, autoShard: { maxShards: 64, cooldownMs: 60_000 } });
+        const otherGrown: number[] = [];
+        other.on('shardsGrown', (e) => otherGrown.push(e.toShards));
+        store.faults.contendNext(1);
+        await other.increment(name);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        expect(otherGrown).toEqual([4]);
       });
     });
 
@@ -592,12 +629,12 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
           expect(await store.transactionless(() => count(s, name))).toBe(10);
         });
         expect(await env.store.load(orderKey)).toEqual({ item: name, quantity: 3 });
-        // Adjusted by CAS after the commit, not deleted: the next read is a hit.
+        // Adjusted by incr/decr after the commit, not deleted: the next read is a hit.
         store.resetCalls();
         cache.resetCalls();
         expect(await count(s, name)).toBe(8);
         expect(store.calls.lookup).toBe(0);
-        expect(cache.calls.get).toBe(1);
+        expect(cache.calls.getMany).toBe(1);
         expect(await count(s, name, true)).toBe(8);
       });
 
@@ -765,18 +802,26 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         store.resetCalls();
         expect(await count(s, name)).toBe(4);
         expect(hits.length).toBeGreaterThan(hitsDuringOutage);
-        expect(cache.calls.get).toBe(1);
+        expect(cache.calls.getMany).toBe(1);
         expect(store.calls.lookup).toBe(0);
       });
 
       it('a slow cache costs a write at most its timeout', async () => {
         const { cache } = faulty();
         const s = service({ cache, cacheTimeoutMs: 100 });
+        const errors: string[] = [];
+        s.on('cacheError', (e) => errors.push(e.call));
         const name = unique('slow');
         await s.increment(name);
+        await s.getCounter(name); // a lineage: the writer's step is get + incr
         cache.faults.delay(5_000);
-        await s.increment(name);
-        await s.increment(name);
+        for (let i = 0; i < 2; i++) {
+          const started = performance.now();
+          await s.increment(name);
+          // One cache call runs into its 100 ms deadline; the 5 s answer is never waited for.
+          expect(performance.now() - started).toBeLessThan(2_000);
+        }
+        expect(errors).toEqual(['get', 'get']);
         cache.faults.heal();
         expect(await count(s, name, true)).toBe(3);
       });
@@ -785,13 +830,23 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         const { store } = faulty();
         const s = service({ store });
         const contention: number[] = [];
+        const retries: string[] = [];
+        const misses: string[] = [];
         s.on('contention', (e) => contention.push(e.attempt));
+        s.on('retry', (e) => retries.push(`${e.operation}/${e.step}/${e.attempt}`));
+        s.on('cacheMiss', (e) => misses.push(e.reason));
         const name = unique('contend');
         await s.increment(name);
         expect(await count(s, name)).toBe(1);
+        expect(misses).toEqual(['missing']);
         store.faults.contendNext(3);
         await s.increment(name);
         expect(contention).toEqual([1, 2, 3]);
+        expect(retries).toEqual([
+          'increment/transaction/1',
+          'increment/transaction/2',
+          'increment/transaction/3',
+        ]);
         await s.increment(name, 1, { idempotencyKey: 'c1' });
         store.faults.contendNext(2);
         const replay = await s.increment(name, 1, { idempotencyKey: 'c1' });
@@ -954,13 +1009,146 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
           status: 'RESETTING',
           count: 0,
         });
-        await expect(healthy.increment(name)).rejects.toThrow(/being reset/);
+        // A process that reads the counter refuses. (One still holding a view from before the
+        // reset may land an increment on a shard not yet zeroed; the resumed reset zeroes it.)
+        await expect(service(small).increment(name)).rejects.toThrow(/being reset/);
+        await healthy.increment(name).catch(() => undefined);
         const report = await service(small).resumeInterrupted();
         expect(report.resets).toContain(name);
         expect(await healthy.getCounter(name)).toMatchObject({ status: 'AVAILABLE', count: 0 });
         expect((await shardRows(name)).every((r) => r.count === 0)).toBe(true);
         await healthy.increment(name);
         expect(await count(healthy, name)).toBe(1);
+      });
+    });
+
+    describe('shard-only increments: fences under interleavings', () => {
+      /** A service over a gated view of the shared store, with its view of `name` warm. */
+      const gated = async (name: string, numShards: number) => {
+        const store = new GatedEntityStore(env.store);
+        const s = service({ store });
+        await s.createCounter(name, { numShards });
+        for (let i = 0; i < numShards * 3; i++) await s.increment(name);
+        return { store, s, before: numShards * 3 };
+      };
+      const shardKind = 'ShardcountShard';
+
+      it('an increment held between its read and commit loses to READ_ONLY_COUNT and is refused', async () => {
+        const name = unique('fence-readonly');
+        const { store, s, before } = await gated(name, 4);
+        const gate = store.holdNextCommit(shardKind);
+        const held = s.increment(name);
+        await gate.reached; // it has read its shard (the old fence) and is about to commit
+        await service().updateCounter(name, { status: 'READ_ONLY_COUNT' });
+        gate.release();
+        await expect(held).rejects.toThrow(CounterNotMutableError);
+        expect(await count(s, name, true)).toBe(before);
+        // After the status change returned, every view is refused, however old.
+        for (let i = 0; i < 8; i++) {
+          await expect(s.increment(name)).rejects.toThrow(CounterNotMutableError);
+        }
+        expect(await count(s, name, true)).toBe(before);
+        await service().updateCounter(name, { status: 'AVAILABLE' });
+        await s.increment(name); // the old view was refreshed on the way
+        expect(await count(s, name, true)).toBe(before + 1);
+        expect(await count(s, name)).toBe(before + 1);
+      });
+
+      it('a status change held before its commit loses to an increment, retries, then fences it', async () => {
+        const name = unique('fence-readonly-held');
+        const { s, before } = await gated(name, 4);
+        const statusStore = new GatedEntityStore(env.store);
+        const gate = statusStore.holdNextCommit(); // the status change has read every shard
+        const change = service({ store: statusStore }).updateCounter(name, {
+          status: 'READ_ONLY_COUNT',
+        });
+        await gate.reached;
+        await s.increment(name); // commits first: the change must retry, not stamp over it
+        gate.release();
+        await change;
+        await expect(s.increment(name)).rejects.toThrow(CounterNotMutableError);
+        expect(await count(s, name, true)).toBe(before + 1);
+        expect(await count(s, name)).toBe(before + 1);
+      });
+
+      it('an increment held across a whole delete never lands in the deleted counter', async () => {
+        const name = unique('fence-delete');
+        const { store, s } = await gated(name, 3);
+        const gate = store.holdNextCommit(shardKind);
+        const held = s.increment(name, 7);
+        await gate.reached;
+        expect(await service().delete(name)).toBe(true);
+        expect(await shardRows(name)).toHaveLength(0);
+        gate.release();
+        // Its commit conflicts with the delete; the retry finds no counter and creates a new one.
+        const op = await held;
+        expect(op.counterCreated).toBe(true);
+        expect(await count(s, name, true)).toBe(7);
+        expect((await shardRows(name)).reduce((sum, r) => sum + r.count, 0)).toBe(7);
+      });
+
+      it('a view older than a delete is refused while the counter is DELETING', async () => {
+        const name = unique('fence-deleting');
+        const { s, before } = await gated(name, 4);
+        // Shards stay (the deletion "crashes" after marking), so only the fence can refuse.
+        const crashing = new CrashingEntityStore(env.store, 1);
+        await expect(service({ store: crashing }).delete(name)).rejects.toThrow(
+          StoreUnavailableError,
+        );
+        for (let i = 0; i < 8; i++) {
+          await expect(s.increment(name)).rejects.toThrow(/being deleted/);
+        }
+        expect((await shardRows(name)).reduce((sum, r) => sum + r.count, 0)).toBe(before);
+        await service().resumeDeletions();
+      });
+
+      it('an increment held across a shrink never lands in a removed shard; the total stays exact', async () => {
+        const name = unique('fence-shrink');
+        const { store, s, before } = await gated(name, 4);
+        const gate = store.holdNextCommit(shardKind);
+        const held = s.increment(name, 5);
+        await gate.reached;
+        await service().updateCounter(name, { numShards: 1 });
+        gate.release();
+        await held;
+        const rows = await shardRows(name);
+        expect(rows.map((r) => r.index)).toEqual([0]);
+        expect(rows[0]?.count).toBe(before + 5);
+        expect(await count(s, name, true)).toBe(before + 5);
+        expect(await count(s, name)).toBe(before + 5);
+        await s.increment(name); // the stale 4-shard view finds its shards gone and refreshes
+        expect((await shardRows(name)).map((r) => r.index)).toEqual([0]);
+        expect(await count(s, name)).toBe(before + 6);
+      });
+
+      it('an increment held across a reset is zeroed with its shard or counted after it, never lost twice', async () => {
+        const name = unique('fence-reset');
+        const { store, s } = await gated(name, 4);
+        const gate = store.holdNextCommit(shardKind);
+        const held = s.increment(name, 5);
+        await gate.reached;
+        await service().reset(name);
+        gate.release();
+        await held;
+        // The reset read the held increment's shard, so the increment retried after it.
+        expect(await count(s, name, true)).toBe(5);
+        expect(await count(s, name)).toBe(5);
+      });
+
+      it('one process never contends with itself: concurrent increments take distinct shards', async () => {
+        const { store } = faulty();
+        const s = service({ store });
+        const name = unique('no-self-contention');
+        await s.createCounter(name, { numShards: 16 });
+        await s.increment(name); // a warm view
+        const contention: number[] = [];
+        s.on('contention', (e) => contention.push(e.attempt));
+        for (let round = 0; round < 3; round++) {
+          const ops = await Promise.all(Array.from({ length: 16 }, () => s.increment(name)));
+          expect(new Set(ops.map((op) => op.shardIndex)).size).toBe(16);
+        }
+        expect(contention).toEqual([]);
+        expect(await count(s, name, true)).toBe(49);
       });
     });
 
@@ -985,8 +1173,9 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
             rollback: 0,
             query: 0,
           });
-          expect(total(cache.calls)).toBeLessThanOrEqual(2);
-          expect(cache.calls).toMatchObject({ gets: 1, cas: 1 });
+          // After the commit: read the lineage, incr its count. Nothing before the commit.
+          expect(total(cache.calls)).toBe(2);
+          expect(cache.calls).toMatchObject({ get: 1, incr: 1 });
         }
         store.resetCalls();
         cache.resetCalls();
@@ -1012,7 +1201,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
           rollback: 0,
           query: 0,
         });
-        expect(cache.calls).toMatchObject({ gets: 1, cas: 1 });
+        expect(cache.calls).toMatchObject({ get: 1, incr: 1 });
         expect(total(cache.calls)).toBe(2);
         expect(await count(s, name)).toBe(3);
       });
@@ -1033,7 +1222,8 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
           rollback: 0,
           query: 0,
         });
-        expect(cache.calls).toMatchObject({ get: 1, add: 1, gets: 1, cas: 1 });
+        // getMany (M), gets + add (lease), gets (its token), set (the count key), cas (publish).
+        expect(cache.calls).toMatchObject({ getMany: 1, gets: 2, add: 1, set: 1, cas: 1 });
         store.resetCalls();
         cache.resetCalls();
         expect(await count(s, name)).toBe(10);
