@@ -595,10 +595,14 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         s.on('shardsGrown', (e) => grown.push(e.toShards));
         const name = unique('auto-cooldown');
         await s.createCounter(name, { numShards: 1 });
+        const until = async (done: () => boolean) => {
+          for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+        };
         for (let i = 0; i < 3; i++) {
           store.faults.contendNext(1);
           await s.increment(name);
-          await new Promise((resolve) => setTimeout(resolve, 30));
+          await until(() => grown.length > 0);
+          await new Promise((resolve) => setTimeout(resolve, 100)); // room for a second growth
         }
         expect(grown).toEqual([2]);
         expect((await s.getCounter(name, { skipCache: true }))?.numShards).toBe(2);
@@ -608,7 +612,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         other.on('shardsGrown', (e) => otherGrown.push(e.toShards));
         store.faults.contendNext(1);
         await other.increment(name);
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        await until(() => otherGrown.length > 0);
         expect(otherGrown).toEqual([4]);
       });
     });
