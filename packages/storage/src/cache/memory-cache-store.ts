@@ -187,7 +187,7 @@ export class MemoryCacheStore implements CacheStore {
     if (!/^\d+$/.test(current)) {
       throw new InvalidArgumentError(
         `Cannot ${sign > 0 ? 'incr' : 'decr'} cache key "${key}": its value is not a non-negative integer.`,
-        { context: { key } },
+        { context: { key, argument: 'key' } },
       );
     }
     next = sign > 0 ? Number(current) + delta : Math.max(Number(current) - delta, 0);
@@ -201,7 +201,7 @@ export class MemoryCacheStore implements CacheStore {
     if (!Number.isSafeInteger(value)) {
       throw new OutOfRangeError(
         `Counter at cache key "${key}" would pass Number.MAX_SAFE_INTEGER; left unchanged.`,
-        { context: { key } },
+        { context: { key, argument: 'delta' } },
       );
     }
   }

@@ -35,7 +35,8 @@ export function assertKeys(keys: unknown, argument = 'keys'): asserts keys is re
 /** Checks `saveMany`'s entries and turns them into upserts (deep copies of storable data). */
 export function toUpserts(entries: unknown, argument = 'entries'): Mutation[] {
   assertArray(entries, argument);
-  return entries.map((entry, i): Mutation => {
+  // Array.from visits holes (as undefined), which map would skip.
+  return Array.from(entries, (entry, i): Mutation => {
     const fields = readEntry(entry, `${argument}[${i}]`);
     assertKey(fields.key, `${argument}[${i}].key`);
     return {
@@ -114,7 +115,7 @@ export function toBackendQuery(
  */
 export function assertBackendQuery(query: unknown): asserts query is BackendQuery {
   assertObject(query, 'query');
-  const { kind, filters, limit } = query as Partial<BackendQuery>;
+  const { kind, filters, limit } = readOptions(query, 'query', ['kind', 'filters', 'limit']);
   assertKindName(kind, 'query.kind');
   toBackendQuery(kind, { filters, limit }, 'query');
 }

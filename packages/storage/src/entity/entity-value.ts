@@ -135,8 +135,13 @@ function copyValue(
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (typeof value !== 'object' || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
+  try {
+    const proto: unknown = Object.getPrototypeOf(value);
+    return proto === Object.prototype || proto === null;
+  } catch {
+    // A revoked proxy: nothing about it can be read, so it is no plain data.
+    return false;
+  }
 }
 
 /** Deep copy of a stored entity, so callers never share state with the store. */

@@ -161,7 +161,7 @@ export function assertArray(
   argument: string,
   context?: ErrorContext,
 ): asserts value is readonly unknown[] {
-  if (!Array.isArray(value)) throw invalidArgument(argument, 'an array', value, context);
+  if (!isArray(value)) throw invalidArgument(argument, 'an array', value, context);
 }
 
 /**
@@ -173,8 +173,25 @@ export function assertObject(
   argument: string,
   context?: ErrorContext,
 ): asserts value is object {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (typeof value !== 'object' || value === null || isArray(value)) {
     throw invalidArgument(argument, 'an object', value, context);
+  }
+  try {
+    Object.getPrototypeOf(value);
+  } catch {
+    throw invalidArgument(argument, 'an object that can be inspected', value, context);
+  }
+}
+
+/**
+ * `Array.isArray` that answers `false` instead of throwing for a revoked proxy, which no
+ * check can look into.
+ */
+export function isArray(value: unknown): value is readonly unknown[] {
+  try {
+    return Array.isArray(value);
+  } catch {
+    return false;
   }
 }
 

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors/invalid-argument-error.js';
 import type { ErrorContext } from '../errors/shardcount-error.js';
-import { invalidArgument } from './assert.js';
+import { invalidArgument, isArray } from './assert.js';
 
 /** The fields of an options object as read by {@link readOptions}; every value still unchecked. */
 export type OptionFields<K extends string> = { readonly [P in K]?: unknown };
@@ -33,7 +33,7 @@ export function readOptions<const K extends string>(
   context: ErrorContext = {},
 ): OptionFields<K> {
   if (options === undefined) return NO_OPTIONS;
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+  if (typeof options !== 'object' || options === null || isArray(options)) {
     throw invalidArgument(argument, 'an options object', options, context);
   }
   let own: string[];
