@@ -95,7 +95,11 @@ export interface ShardedCounterServiceOptions {
    * a call past it counts as a cache failure. Default 1000.
    */
   readonly cacheTimeoutMs?: number;
-  /** CAS retries when writers race on one cached total, before it is deleted instead. Default 5. */
+  /**
+   * Extra attempts at removing a cached total whose cache entry keeps changing under the
+   * remover (at least 3 attempts in all). Writers never race each other on a cached total any
+   * more (they use atomic `incr`), so this bounds only removals. Default 5.
+   */
   readonly cacheCasRetries?: number;
   /**
    * Prefix of cache keys (`prefix + counter name`). Give each Datastore project/namespace its
@@ -105,8 +109,11 @@ export interface ShardedCounterServiceOptions {
   /** Prefix of the Datastore kinds: `${prefix}Counter`, `${prefix}Shard`, `${prefix}Operation`. Default `Shardcount`. */
   readonly kindPrefix?: string;
   /**
-   * How long this instance trusts the shard count it last saw when choosing a shard before its
-   * transaction, in milliseconds. A stale value costs at most one more lookup. Default 5000.
+   * How long this instance trusts its view of a counter's metadata (shard count, status) for
+   * increments, in milliseconds. Increments read only their shard, which refuses a view older
+   * than the last status change (its fence), so this bounds only how soon the instance sees a
+   * change that needs no fence (growth by another instance, a shrink): a stale view costs at
+   * most one refresh and a retry. Default 5000.
    */
   readonly metadataTtlMs?: number;
   /** Most counters whose metadata this instance remembers. Default 10,000. */
@@ -121,7 +128,9 @@ export interface ShardedCounterServiceOptions {
   readonly retry?: Partial<RetryPolicy>;
   /**
    * When given, a counter whose increments see contention doubles its shard count, up to
-   * `maxShards`. Growing is immediate and never loses or double-counts anything.
+   * `maxShards`. Growth runs off the caller's path (the increment that saw contention does not
+   * wait for it), touches only the counter and the new shards, and never loses or
+   * double-counts anything.
    */
   readonly autoShard?: AutoShardOptions;
   /**
@@ -137,8 +146,11 @@ export interface ShardedCounterServiceOptions {
  * Durable sharded counters on an `EntityStore` with a stale-proof cached total in a
  * `CacheStore` (both from `@shardcount/storage`).
  *
- * - `increment`: one transaction over the counter and one random shard: begin, ONE batched
- *   lookup, commit; plus two cache round trips (a snapshot before the commit, a CAS after).
+ * - `increment`: one transaction over one shard (the counter entity is not read: this
+ *   instance's view of it is fenced by the shard): begin, ONE lookup, commit; plus, after the
+ *   commit, two cache round trips (`get` of the cached total, atomic `incr` of its count).
+ *   Concurrent increments from one instance take distinct shards, so it never contends with
+ *   itself.
  * - `getCounter`: one cache round trip on a hit; on a miss, one batched lookup of all shards
  *   (two for counters of more than 999 shards) and a leased fill that can never store a stale
  *   total.
