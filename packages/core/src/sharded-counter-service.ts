@@ -298,8 +298,11 @@ export class ShardedCounterService {
     const ctx = this.#ctx;
     const joined = options.isolated === false && ctx.store.inTransaction;
     let view = ctx.view(name);
-    // A view that refuses the increment is re-read first: a refusal must come from the store.
-    if (view !== undefined && !isMutable(view.counter)) view = await this.#refreshView(name);
+    // No view yet (this process's first increment of the counter), or one that would refuse
+    // the increment (a refusal must come from the store): read the counter outside the
+    // transaction. Only a counter that does not exist yet leaves the increment to the slow
+    // path, which reads (and creates) it inside.
+    if (view === undefined || !isMutable(view.counter)) view = await this.#refreshView(name);
     let contended = false;
     let slow = false;
     let outcome: IncrementOutcome | undefined;
