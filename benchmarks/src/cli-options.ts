@@ -1,6 +1,9 @@
 /** Which adapters the scenarios run on. */
 export type BackendKind = 'embedded' | 'real';
 
+/** Which cache the real backend runs on. */
+export type CacheKind = 'memcached' | 'valkey';
+
 /** Mode of the Cloud Datastore emulator on the real backend. */
 export type EmulatorMode = 'firestore-in-datastore' | 'legacy';
 
@@ -8,6 +11,8 @@ export type EmulatorMode = 'firestore-in-datastore' | 'legacy';
 export interface CliOptions {
   readonly backend: BackendKind;
   readonly emulatorMode: EmulatorMode;
+  /** The real backend's cache. */
+  readonly cache: CacheKind;
   /** Scenario ids to run; all when empty. */
   readonly only: readonly string[];
   readonly help: boolean;
@@ -22,6 +27,11 @@ export const USAGE = `Usage: pnpm bench [-- options]
                            real backend: the emulator's mode. firestore (default) is
                            Firestore in Datastore mode, what new projects get; legacy is
                            classic Cloud Datastore (optimistic concurrency, faster here).
+  --cache memcached|valkey
+                           real backend: the cache. memcached (default), or valkey (a
+                           Valkey-compatible server, redis-server 7 here, through
+                           ValkeyCacheStore; raw iovalkey INCRBY/GET are the limit rows).
+                           Writes latest-real-valkey.{md,json}.
   --only id[,id...]        run only these scenarios (ids below); writes
                            latest-<backend>-partial.{md,json}.
   --help                   this text.
@@ -45,6 +55,7 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
       ? 'embedded'
       : parseBackend(fromEnv, 'SHARDCOUNT_BENCH_BACKEND');
   let emulatorMode: EmulatorMode = 'firestore-in-datastore';
+  let cache: CacheKind = 'memcached';
   const only: string[] = [];
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -73,6 +84,16 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
         emulatorMode = mode === 'firestore' ? 'firestore-in-datastore' : 'legacy';
         break;
       }
+      case '--cache': {
+        const kind = value();
+        if (kind !== 'memcached' && kind !== 'valkey') {
+          throw new UsageError(
+            `--cache must be "memcached" or "valkey", got ${JSON.stringify(kind)}.`,
+          );
+        }
+        cache = kind;
+        break;
+      }
       case '--only':
         only.push(
           ...value()
@@ -88,5 +109,8 @@ export function parseCliOptions(argv: readonly string[], env: NodeJS.ProcessEnv)
         throw new UsageError(`Unknown argument ${JSON.stringify(arg)}.`);
     }
   }
-  return { backend, emulatorMode, only, help };
+  if (cache !== 'memcached' && backend !== 'real') {
+    throw new UsageError('--cache applies to the real backend only (--backend real).');
+  }
+  return { backend, emulatorMode, cache, only, help };
 }

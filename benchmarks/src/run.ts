@@ -100,10 +100,10 @@ async function main(): Promise<number> {
       `shardcount benchmarks: ${options.backend} backend, ${scenarios.length} scenario(s). Progress on stderr, tables on stdout.`,
     );
     if (options.backend === 'real') {
-      progress.update('starting the Cloud Datastore emulator and memcached…');
+      progress.update(`starting the Cloud Datastore emulator and ${options.cache}…`);
       // Loaded only when asked for: it pulls in the Datastore client and the service launchers.
       const { createRealBackend } = await import('./backends/real-backend.js');
-      backend = await createRealBackend(options.emulatorMode);
+      backend = await createRealBackend(options.emulatorMode, options.cache);
       progress.log(`services up: ${Object.values(backend.adapters).join('; ')}`);
     } else {
       backend = createEmbeddedBackend();
@@ -162,6 +162,7 @@ async function main(): Promise<number> {
       schemaVersion: 1,
       backend: options.backend,
       emulatorMode: options.backend === 'real' ? options.emulatorMode : null,
+      cache: options.backend === 'real' ? options.cache : null,
       machine: readMachineInfo(repoDir),
       adapters: backend.adapters,
       budget: BUDGETS[options.backend],
@@ -185,7 +186,7 @@ async function main(): Promise<number> {
     }
   } finally {
     if (backend !== undefined && backend.kind === 'real') {
-      progress.update('stopping the Cloud Datastore emulator and memcached…');
+      progress.update(`stopping the Cloud Datastore emulator and ${options.cache}…`);
     }
     await backend?.close();
     progress.clear();

@@ -12,6 +12,19 @@ export interface RawIncrement {
   close(): Promise<void>;
 }
 
+/** A plain read of one key that bypasses shardcount: the limit of a version-tag check. */
+export interface RawGet {
+  /** What it is, for the results (e.g. `iovalkey GET`). */
+  readonly label: string;
+  /** Reads `key` (written by {@link RawGet.prepare}). */
+  get(key: string): Promise<void>;
+  /** Writes `key`, so that the reads find it. */
+  prepare(key: string): Promise<void>;
+  /** Calls made so far (each one round trip). */
+  readonly calls: number;
+  close(): Promise<void>;
+}
+
 /** The adapters a run measures, and the servers behind them. */
 export interface Backend {
   readonly kind: BackendKind;
@@ -26,6 +39,11 @@ export interface Backend {
    * no server), memjs's own `increment` on the same memcached when real.
    */
   createRawIncrement(cache: CacheStore): RawIncrement;
+  /**
+   * Raw reads of one key on the same cache server, with the server's own client; absent
+   * when embedded (there is no server: LocalCache's limit is lru-cache).
+   */
+  createRawGet?(): RawGet;
   /** Stops every server this backend started. Safe to call twice. */
   close(): Promise<void>;
 }

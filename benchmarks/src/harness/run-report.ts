@@ -1,6 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BackendKind, EmulatorMode } from '../cli-options.js';
+import type { BackendKind, CacheKind, EmulatorMode } from '../cli-options.js';
 import type { CaseBudget, CaseResult } from './case-result.js';
 import { formatMs, formatOpsPerSec, formatPerOp, formatRatio } from './format.js';
 import type { MachineInfo } from './machine-info.js';
@@ -25,6 +25,8 @@ export interface RunReport {
   readonly backend: BackendKind;
   /** The Datastore emulator's mode on the real backend; null when embedded. */
   readonly emulatorMode: EmulatorMode | null;
+  /** The real backend's cache (absent in runs from before it was a choice); null when embedded. */
+  readonly cache?: CacheKind | null;
   readonly machine: MachineInfo;
   readonly adapters: Readonly<Record<string, string>>;
   readonly budget: CaseBudget;
@@ -38,6 +40,7 @@ const ADAPTER_LABELS: Readonly<Record<string, string>> = {
   entityStore: 'Entity store',
   cacheStore: 'Cache',
   rawIncrement: 'Raw increment (scenario 3)',
+  rawGet: 'Raw get (scenario 4)',
 };
 
 const COLUMNS = [
@@ -138,7 +141,10 @@ export function renderMarkdown(report: RunReport): string {
 
 /** `embedded`, `real`, or `real-legacy` (the emulator in legacy Datastore mode). */
 export function reportVariant(report: RunReport): string {
-  return report.emulatorMode === 'legacy' ? `${report.backend}-legacy` : report.backend;
+  const cache = report.cache === 'valkey' ? '-valkey' : '';
+  return report.emulatorMode === 'legacy'
+    ? `${report.backend}${cache}-legacy`
+    : `${report.backend}${cache}`;
 }
 
 /** File name stem: `latest-<variant>`, with `-partial` when `--only` left scenarios out. */

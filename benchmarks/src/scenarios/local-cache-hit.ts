@@ -63,6 +63,11 @@ export const localCacheHitScenario: Scenario = {
     });
     const load = async (key: string): Promise<Profile> => profileOf(key);
     const rows: CaseResult[] = [];
+    // Real backends: a raw read of one key with the server's own client, the limit of a
+    // version-tag check (maxStalenessMs 0 makes one per hit).
+    const rawGet = ctx.backend.createRawGet?.();
+    const rawGetKey = `bench:${ctx.runId}:raw-get`;
+    await rawGet?.prepare(rawGetKey);
     try {
       ctx.note('loading keys');
       for (const key of keys) {
@@ -96,6 +101,21 @@ export const localCacheHitScenario: Scenario = {
       compareWith(peer, limit);
       rows.push(limit, peer);
       for (const concurrency of [1, 16]) {
+        const rawLimit =
+          rawGet === undefined
+            ? undefined
+            : await ctx.measure({
+                id: `raw-get-c${concurrency}`,
+                label: rawGet.label,
+                role: 'limit',
+                concurrency,
+                meter: {
+                  read: () => ({ store: undefined, cache: { get: rawGet.calls }, retries: 0 }),
+                },
+                budget,
+                op: () => rawGet.get(rawGetKey),
+              });
+        if (rawLimit !== undefined) rows.push(rawLimit);
         for (const [cache, staleness] of [
           [stale, STALENESS_MS],
           [fresh, 0],
@@ -111,6 +131,7 @@ export const localCacheHitScenario: Scenario = {
           });
           compareWith(result, limit);
           compareWith(result, peer);
+          if (rawLimit !== undefined && staleness === 0) compareWith(result, rawLimit);
           rows.push(result);
         }
       }
@@ -124,11 +145,12 @@ export const localCacheHitScenario: Scenario = {
           'lru-cache `get` is called synchronously (no promise); the other three are async APIs and pay at least one promise per read.',
           ctx.backend.kind === 'embedded'
             ? 'Embedded run: version tags live in `MemoryCacheStore`, so a tag check costs no network round trip here; with `--backend real` each one is a memcached `get`.'
-            : 'Real run: each version-tag check is a memcached `get`; lru-cache and bentocache stay in process.',
+            : `Real run: each version-tag check is one \`get\` on the cache server (${ctx.backend.adapters.cacheStore}); the raw-get rows are the same server's own client reading one key (${rawGet?.label ?? 'none'}), the limit of \`maxStalenessMs: 0\`; lru-cache and bentocache stay in process.`,
         ],
       };
     } finally {
       await bento.disconnectAll();
+      await rawGet?.close();
     }
   },
 };

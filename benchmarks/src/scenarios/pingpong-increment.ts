@@ -57,7 +57,7 @@ export const pingpongIncrementScenario: Scenario = {
       notes: [
         ctx.backend.kind === 'embedded'
           ? 'Embedded run: there is no memcached, so the raw baseline is `MemoryCacheStore.incr` on the same cache (through the same counting wrapper); the ratio is pingpong’s own CPU cost. Run `pnpm bench -- --backend real` for raw memjs on a real memcached.'
-          : 'Real run: the raw baseline is memjs `Client.increment` on the same memcached; pingpong goes through `MemcachedCacheStore` (its own binary-protocol requests over memjs, with a per-call timeout).',
+          : `Real run: the raw baseline is ${raw.label}; pingpong goes through ${ctx.backend.adapters.cacheStore} (with a per-call timeout).`,
         'Store round trips are pingpong’s name registry (one batched write per new name, after `registrationDelayMs`); increments never touch the store.',
       ],
     };
