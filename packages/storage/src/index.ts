@@ -22,7 +22,11 @@ export type {
   CasEntry,
   CasToken,
 } from './cache/cache-store.js';
-export { MemoryCacheStore, type MemoryCacheStoreOptions } from './cache/memory-cache-store.js';
+export {
+  MAX_MEMORY_CACHE_ENTRIES,
+  MemoryCacheStore,
+  type MemoryCacheStoreOptions,
+} from './cache/memory-cache-store.js';
 export {
   BACKEND_CALL_CHANNEL,
   type BackendCallMessage,
@@ -43,6 +47,7 @@ export {
   DEFAULT_RETRY_POLICY,
   type EntityStoreOptions,
 } from './entity/backend-entity-store.js';
+export { MAX_QUERY_LIMIT, MAX_RETRIES } from './entity/entity-arguments.js';
 export type {
   BackendQuery,
   BackendTransaction,

@@ -10,6 +10,7 @@ import {
   defineKind,
   type EntityStore,
   key,
+  MAX_MEMORY_CACHE_ENTRIES,
   MemoryCacheStore,
   MemoryEntityBackend,
   MemoryEntityStore,
@@ -125,12 +126,28 @@ describe('MemoryCacheStore refuses bad input before any change', () => {
     async () => {
       await fc.assert(
         fc.asyncProperty(
-          optionsWith(
-            ['maxEntries', 'now'],
-            fc.oneof(
-              numberArb,
-              fc.integer({ min: -2, max: 5000 }),
-              fc.constant(() => 0),
+          fc.oneof(
+            optionsWith(
+              ['maxEntries', 'now'],
+              fc.oneof(
+                numberArb,
+                fc.constant(() => 0),
+              ),
+            ),
+            fc.record(
+              {
+                maxEntries: fc.oneof(
+                  numberArb,
+                  fc.integer({ min: -2, max: 5000 }),
+                  // Sizes lru-cache refuses with a RangeError, or would allocate for seconds.
+                  fc.constantFrom(MAX_MEMORY_CACHE_ENTRIES + 1, 2 ** 32, Number.MAX_SAFE_INTEGER),
+                ),
+                now: fc.oneof(
+                  fc.constant(() => 0),
+                  anyValue,
+                ),
+              },
+              { requiredKeys: [] },
             ),
           ),
           async (options) => {
