@@ -312,7 +312,9 @@ export class LocalCache<V> {
     (async () => provider(keys))()
       .then((found) => {
         if (!(found instanceof Map)) {
-          throw new InvalidArgumentError('A getMany provider must return a Map of key to value.');
+          throw new InvalidArgumentError('A getMany provider must return a Map of key to value.', {
+            context: { argument: 'provider' },
+          });
         }
         for (const { item, flight, settle } of pending) {
           const value = found.get(item.key) as V;

@@ -2,9 +2,11 @@ import {
   assertFiniteNumber,
   assertFunction,
   assertInteger,
+  assertObject,
   assertOneOf,
   assertString,
   type CacheStore,
+  InvalidArgumentError,
   invalidArgument,
   readOptions,
 } from '@shardcount/storage';
@@ -60,11 +62,10 @@ export function resolveOptions(options: LocalCacheOptions): ResolvedOptions {
   }
   const fields = readOptions(options, 'options', OPTION_FIELDS);
   const { cache } = fields;
-  if (typeof cache !== 'object' || cache === null) {
-    throw invalidArgument('options.cache', 'a CacheStore', cache);
-  }
+  if (cache === undefined) throw invalidArgument('options.cache', 'a CacheStore', cache);
+  assertObject(cache, 'options.cache');
   for (const method of CACHE_METHODS) {
-    assertFunction((cache as Record<string, unknown>)[method], `options.cache.${method}`);
+    assertFunction(readMember(cache, method), `options.cache.${method}`);
   }
   const namespace = fields.namespace ?? 'local-cache';
   assertString(namespace, 'options.namespace');
@@ -97,4 +98,16 @@ export function resolveOptions(options: LocalCacheOptions): ResolvedOptions {
     now: now as () => number,
     customClock: fields.now !== undefined,
   };
+}
+
+/** Reads `cache[member]`; a getter that throws becomes an `InvalidArgumentError` naming it. */
+function readMember(cache: object, member: string): unknown {
+  try {
+    return (cache as Record<string, unknown>)[member];
+  } catch (cause) {
+    throw new InvalidArgumentError(`options.cache.${member} could not be read: reading it threw.`, {
+      cause,
+      context: { argument: `options.cache.${member}` },
+    });
+  }
 }
