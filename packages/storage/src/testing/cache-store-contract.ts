@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { CacheStore, CacheValue } from '../cache/cache-store.js';
+import type {
+  CacheCounterOptions,
+  CacheStore,
+  CacheValue,
+  CacheWriteOptions,
+  CasToken,
+} from '../cache/cache-store.js';
 import { InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
 import type { ContractTestApi } from './contract-test-api.js';
 
@@ -217,6 +223,69 @@ export function runCacheStoreContract(
       await assert.rejects(cache.incr(k(), 1.5), InvalidArgumentError);
       await assert.rejects(cache.incr(k(), 1, { initial: -1 }), InvalidArgumentError);
       assert.equal(await cache.get(k()), undefined);
+    });
+
+    it('refuses wrong shapes with InvalidArgumentError naming the argument, writing nothing', async (cache, k) => {
+      const refuses = async (call: () => Promise<unknown>, argument: string): Promise<void> => {
+        await assert.rejects(call, (error: unknown) => {
+          assert.ok(error instanceof InvalidArgumentError, `${argument}: ${String(error)}`);
+          assert.equal(error.context.argument, argument);
+          return true;
+        });
+      };
+      await refuses(() => cache.getMany('abc' as unknown as string[]), 'keys');
+      await refuses(() => cache.getMany(null as unknown as string[]), 'keys');
+      await refuses(() => cache.getMany([k(), '']), 'keys[1]');
+      await refuses(() => cache.get(null as unknown as string), 'key');
+      await refuses(() => cache.get(Object.create(null) as string), 'key');
+      // A lone surrogate has no UTF-8 form: two such keys would reach the server as the same bytes.
+      await refuses(() => cache.set(k('\uD800'), 1), 'key');
+      await refuses(() => cache.set(k(), 1, null as unknown as CacheWriteOptions), 'options');
+      await refuses(() => cache.set(k(), 1, 'x' as unknown as CacheWriteOptions), 'options');
+      await refuses(
+        () => cache.set(k(), 1, { ttl: 60 } as unknown as CacheWriteOptions),
+        'options.ttl',
+      );
+      await refuses(() => cache.incr(k(), 1, null as unknown as CacheCounterOptions), 'options');
+      await refuses(
+        () => cache.decr(k(), 1, { initial: Number.NaN } as CacheCounterOptions),
+        'options.initial',
+      );
+      await refuses(() => cache.incr(k(), Number.POSITIVE_INFINITY), 'delta');
+      await refuses(() => cache.cas(k(), 1, 123 as unknown as CasToken), 'cas');
+      const cyclic: Record<string, unknown> = {};
+      cyclic.self = cyclic;
+      await refuses(() => cache.set(k(), cyclic as CacheValue), 'value.self');
+      await refuses(
+        () => cache.set(k(), { when: new Date() } as unknown as CacheValue),
+        'value.when',
+      );
+      assert.equal(await cache.get(k()), undefined);
+      // A string token gets never returned names no version: it never matches.
+      await cache.set(k('swap'), 1);
+      assert.equal(await cache.cas(k('swap'), 2, 'not-a-token' as CasToken), false);
+      assert.equal(await cache.get(k('swap')), 1);
+    });
+
+    it('after close() every call is refused with InvalidArgumentError; close() again is fine', async (cache, k) => {
+      await cache.set(k(), 1);
+      const entry = await cache.gets(k());
+      await cache.close();
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['get', () => cache.get(k())],
+        ['getMany', () => cache.getMany([k()])],
+        ['gets', () => cache.gets(k())],
+        ['cas', () => cache.cas(k(), 2, entry!.cas)],
+        ['add', () => cache.add(k('new'), 1)],
+        ['set', () => cache.set(k(), 2)],
+        ['incr', () => cache.incr(k(), 1)],
+        ['decr', () => cache.decr(k(), 1)],
+        ['delete', () => cache.delete(k())],
+      ];
+      for (const [name, call] of calls) {
+        await assert.rejects(call, InvalidArgumentError, `${name} after close()`);
+      }
+      await cache.close();
     });
 
     if (caps.ttl !== false) {
