@@ -23,6 +23,7 @@ import type {
   CasEntry,
   CasToken,
 } from './cache-store.js';
+import { CallDeadlines, type PendingCall } from './valkey-deadlines.js';
 import { type Admission, ValkeyFailFast } from './valkey-fail-fast.js';
 import { valkeyKeySlot } from './valkey-key-slot.js';
 import {
@@ -139,6 +140,7 @@ export class ValkeyCacheStore implements CacheStore {
   readonly #timeoutMs: number;
   readonly #failFastMs: number;
   readonly #failFast: ValkeyFailFast;
+  readonly #deadlines = new CallDeadlines();
   /** Versions are this store's random prefix plus a counter: unique across writers. */
   readonly #versionPrefix = `${randomBytes(9).toString('base64url')}.`;
   #versionCounter = 0;
@@ -413,13 +415,13 @@ export class ValkeyCacheStore implements CacheStore {
     args: readonly string[],
   ): Promise<unknown> {
     const client = this.#client;
-    return this.#call(operation, key, this.#node(key), () =>
-      client.evalsha(script.sha, 1, key, ...args).catch((error: unknown) => {
-        if (error instanceof Error && error.message.startsWith('NOSCRIPT')) {
-          return client.eval(script.lua, 1, key, ...args);
-        }
-        throw error;
-      }),
+    return this.#call(
+      operation,
+      key,
+      this.#node(key),
+      () => client.evalsha(script.sha, 1, key, ...args),
+      undefined,
+      () => client.eval(script.lua, 1, key, ...args),
     );
   }
 
@@ -443,7 +445,8 @@ export class ValkeyCacheStore implements CacheStore {
    * it times out or the connection fails (opening `node`'s fail-fast window), or at once
    * when `node` is in its window. An error reply from the server is an answer: it neither
    * opens nor keeps open a window. `admission` is given when the caller already admitted
-   * the call (`getMany`).
+   * the call (`getMany`). `loadScript` resends a script call as EVAL when the node answers
+   * NOSCRIPT (it forgot its scripts: a restart, a failover, SCRIPT FLUSH).
    */
   #call<T>(
     operation: Operation,
@@ -451,58 +454,69 @@ export class ValkeyCacheStore implements CacheStore {
     node: string,
     send: () => Promise<T>,
     admission?: Admission,
+    loadScript?: () => Promise<T>,
   ): Promise<T> {
     const admitted = admission ?? this.#failFast.admit(operation, key, node);
     const timeoutMs = this.#timeoutMs;
     this.#inFlight += 1;
     return new Promise<T>((resolve, reject) => {
-      let settled = false;
+      const pending: PendingCall = {
+        deadlineMs: performance.now() + timeoutMs,
+        settled: false,
+        expire: () => {
+          finish();
+          const error = new CacheUnavailableError(
+            `Valkey did not answer ${operation} within ${timeoutMs} ms (node ${node}).`,
+            { context: { operation, key, server: node } },
+          );
+          this.#failFast.settled(node, admitted, error);
+          reject(error);
+        },
+      };
       const finish = (): void => {
-        settled = true;
+        pending.settled = true;
         this.#inFlight -= 1;
         if (this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
       };
-      const timer = setTimeout(() => {
-        if (settled) return;
+      const answered = (value: T): void => {
+        if (pending.settled) return;
         finish();
-        const error = new CacheUnavailableError(
-          `Valkey did not answer ${operation} within ${timeoutMs} ms (node ${node}).`,
-          { context: { operation, key, server: node } },
-        );
-        this.#failFast.settled(node, admitted, error);
-        reject(error);
-      }, timeoutMs);
-      let sent: Promise<T>;
-      try {
-        sent = send();
-      } catch (error) {
-        sent = Promise.reject(error);
-      }
-      sent.then(
-        (value) => {
-          if (settled) return;
-          clearTimeout(timer);
-          finish();
+        // An answer changes something only for the probe that ends a window.
+        if (admitted === 'probe') this.#failFast.settled(node, admitted, undefined);
+        resolve(value);
+      };
+      let scriptLoaded = loadScript === undefined;
+      const failed = (error: unknown): void => {
+        if (pending.settled) return;
+        if (!scriptLoaded && isReplyError(error) && error.message.startsWith('NOSCRIPT')) {
+          scriptLoaded = true;
+          start(loadScript!);
+          return;
+        }
+        finish();
+        if (isReplyError(error)) {
           this.#failFast.settled(node, admitted, undefined);
-          resolve(value);
-        },
-        (error: unknown) => {
-          if (settled) return;
-          clearTimeout(timer);
-          finish();
-          if (isReplyError(error)) {
-            this.#failFast.settled(node, admitted, undefined);
-            reject(replyError(operation, key, error));
-            return;
-          }
-          const failure = new CacheUnavailableError(
-            `Valkey ${operation} failed (node ${node}): ${error instanceof Error ? error.message : String(error)}`,
-            { context: { operation, key, server: node }, cause: error },
-          );
-          this.#failFast.settled(node, admitted, failure);
-          reject(failure);
-        },
-      );
+          reject(replyError(operation, key, error));
+          return;
+        }
+        const failure = new CacheUnavailableError(
+          `Valkey ${operation} failed (node ${node}): ${error instanceof Error ? error.message : String(error)}`,
+          { context: { operation, key, server: node }, cause: error },
+        );
+        this.#failFast.settled(node, admitted, failure);
+        reject(failure);
+      };
+      const start = (attempt: () => Promise<T>): void => {
+        let sent: Promise<T>;
+        try {
+          sent = attempt();
+        } catch (error) {
+          sent = Promise.reject(error);
+        }
+        sent.then(answered, failed);
+      };
+      this.#deadlines.add(pending);
+      start(send);
     });
   }
 }

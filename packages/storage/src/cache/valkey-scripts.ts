@@ -56,11 +56,15 @@ export const COUNT_CREATE_OUT_OF_RANGE = 'x';
  * ({@link COUNT_NO_CREATE}: nothing, {@link COUNT_CREATE_OUT_OF_RANGE}: refuse), `ARGV[4]`
  * the TTL of a created key in seconds, `ARGV[5]` the new version. Returns the new value,
  * `nil` for a missing key that is not created, {@link COUNT_NOT_NUMERIC} or
- * {@link COUNT_OUT_OF_RANGE} (nothing written; also when the stored value itself is past
- * `Number.MAX_SAFE_INTEGER`). `decr` floors at 0. The key keeps its TTL.
+ * {@link COUNT_OUT_OF_RANGE} (nothing changed; also when the stored value itself is past
+ * `Number.MAX_SAFE_INTEGER`). `decr` floors at 0. The key keeps its TTL. A stored value
+ * counts as an integer when it is canonical decimal digits (`0`, or no leading zero), as
+ * this store writes them.
  *
- * Lua numbers are doubles: exact for every operand here (both at most 2^53 - 1), and a sum
- * past 2^53 - 1 never rounds back below it, so the range check is exact too.
+ * The arithmetic is the server's exact 64-bit `HINCRBY` (a stored value has at most 16
+ * digits and a delta is below 2^53, so it cannot overflow); a sum past 2^53 - 1 is taken
+ * back at once, inside the script, so no one ever sees it. Lua compares the integer reply
+ * as a double, exact up to 2^53, and any sum past 2^53 - 1 stays past it when rounded.
  */
 export const COUNT_SCRIPT = script(`local key = KEYS[1]
 local stored = redis.call('HGET', key, 'v')
@@ -73,16 +77,24 @@ if stored == false then
   if ttl > 0 then redis.call('EXPIRE', key, ttl) end
   return tonumber(created)
 end
-if not string.match(stored, '^%d+$') then return -1 end
-local value = tonumber(stored)
-if #stored > 16 or value > 9007199254740991 then return -2 end
-local delta = tonumber(ARGV[1])
-if ARGV[2] == 'incr' then
-  value = value + delta
-  if value > 9007199254740991 then return -2 end
+if stored ~= '0' and not string.match(stored, '^[1-9]%d*$') then return -1 end
+local digits = #stored
+if digits > 16 or (digits == 16 and stored > '9007199254740991') then return -2 end
+local delta = ARGV[1]
+local value
+if delta == '0' then
+  value = tonumber(stored)
+elseif ARGV[2] == 'incr' then
+  value = redis.call('HINCRBY', key, 'v', delta)
+  if value > 9007199254740991 then
+    redis.call('HINCRBY', key, 'v', '-' .. delta)
+    return -2
+  end
+elseif tonumber(stored) <= tonumber(delta) then
+  value = 0
+  redis.call('HSET', key, 'v', '0')
 else
-  value = value - delta
-  if value < 0 then value = 0 end
+  value = redis.call('HINCRBY', key, 'v', '-' .. delta)
 end
-redis.call('HSET', key, 'v', string.format('%.0f', value), 'c', ARGV[5])
+redis.call('HSET', key, 'c', ARGV[5])
 return value`);
