@@ -4,10 +4,12 @@ import { newCounterEntity } from '../src/counter-entity.js';
 import { type DrainInput, drainInto } from '../src/drain.js';
 import { EpochSchedule } from '../src/epoch-schedule.js';
 import { CounterClosedError, type FlushReport, slotKey } from '../src/index.js';
+import { durabilityScenarios } from './support/durability-scenarios.js';
 import { type Environment, INTERVAL_MS, memoryEnvironment } from './support/environment.js';
 import { epochOf, inParallel, pingPongScenarios } from './support/scenarios.js';
 
 pingPongScenarios('MemoryCacheStore + MemoryEntityStore', async () => memoryEnvironment());
+durabilityScenarios('MemoryCacheStore + MemoryEntityStore', async () => memoryEnvironment());
 
 describe('PingPongCounter on the embedded adapters only', () => {
   let env: Environment;

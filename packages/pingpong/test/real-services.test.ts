@@ -8,10 +8,11 @@ import {
 import { v4 as uuid } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CacheUnavailablePolicy, PingPongCounter } from '../src/index.js';
+import { durabilityScenarios } from './support/durability-scenarios.js';
 import { FakeClock, INTERVAL_MS, makeEnvironment } from './support/environment.js';
 import { inParallel, pingPongScenarios } from './support/scenarios.js';
 
-pingPongScenarios('memcached + Datastore emulator', async () => {
+async function realEnvironment() {
   // A generous timeout: these scenarios inject cache faults themselves, and a loaded test
   // machine must not turn a slow answer into an unplanned outage.
   const cache = realCacheStore({ timeoutMs: 3_000 });
@@ -20,7 +21,10 @@ pingPongScenarios('memcached + Datastore emulator', async () => {
     await cache.close();
     await store.close();
   });
-});
+}
+
+pingPongScenarios('memcached + Datastore emulator', realEnvironment);
+durabilityScenarios('memcached + Datastore emulator', realEnvironment);
 
 describe('PingPongCounter when a real memcached stops mid-run', () => {
   let server: MemcachedServer;
