@@ -332,6 +332,34 @@ describe('ValkeyCacheStore argument checks and ownership', () => {
   });
 });
 
+describe('ValkeyCacheStore close()', () => {
+  /** Open sockets and timers of this process. */
+  const resources = (): { sockets: number; timers: number } => {
+    const names = process.getActiveResourcesInfo();
+    return {
+      sockets: names.filter((name) => name === 'TCPSocketWrap').length,
+      timers: names.filter((name) => name === 'Timeout').length,
+    };
+  };
+
+  it('releases the socket and timers of a store that made its client, so the process can exit', async () => {
+    await sleep(100); // let sockets earlier tests closed finish closing
+    const before = resources();
+    const cache = new ValkeyCacheStore({ url: inject('valkeyUrl'), timeoutMs: 5_000 });
+    const key = `close:${randomUUID()}`;
+    await Promise.all(Array.from({ length: 20 }, () => cache.incr(key, 1, { initial: 0 })));
+    expect(resources().sockets).toBeGreaterThan(before.sockets);
+    await cache.close();
+    await vi.waitFor(() => expect(resources().sockets).toBe(before.sockets), {
+      timeout: 2_000,
+      interval: 20,
+    });
+    // Outside waitFor, whose own timers would count.
+    await sleep(100);
+    expect(resources().timers).toBe(before.timers);
+  });
+});
+
 describe('ValkeyCacheStore on a private server that stops, hangs and comes back', () => {
   let server: ValkeyServer;
   const key = (suffix: string): string => `fault:${randomUUID()}:${suffix}`;

@@ -328,6 +328,7 @@ export class ValkeyCacheStore implements CacheStore {
         this.#drained = resolve;
       });
     }
+    this.#deadlines.stop();
     if (this.#ownsClient) this.#client.disconnect();
   }
 

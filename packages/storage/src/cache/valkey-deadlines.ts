@@ -26,6 +26,14 @@ export class CallDeadlines {
     if (this.#timer === undefined) this.#arm();
   }
 
+  /** Stops the timer; for a store with nothing in flight (closing), so nothing is lost. */
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#queue = [];
+    this.#head = 0;
+  }
+
   /** Expires what is due, drops what settled, and arms the timer for the next deadline. */
   #fire = (): void => {
     this.#timer = undefined;
