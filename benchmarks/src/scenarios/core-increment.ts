@@ -81,11 +81,12 @@ export const coreIncrementScenario: Scenario = {
           ),
       });
       rows.push(naive);
-      const pool = keyPool(
-        Array.from({ length: concurrency }, (_, i) =>
-          NaiveCounters.key(`${ctx.runId}-limit-c${concurrency}-w${i}`),
-        ),
+      const limitKeys = Array.from({ length: concurrency }, (_, i) =>
+        NaiveCounters.key(`${ctx.runId}-limit-c${concurrency}-w${i}`),
       );
+      // Created before the case, as core's shards are by createCounter: both cases update.
+      await store.saveMany(limitKeys.map((key) => ({ key, entity: { count: 0 } })));
+      const pool = keyPool(limitKeys);
       const limit = await ctx.measure({
         id: `limit-c${concurrency}`,
         label: 'one entity per worker (the ceiling)',

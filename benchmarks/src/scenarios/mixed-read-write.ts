@@ -50,17 +50,29 @@ export const mixedReadWriteScenario: Scenario = {
     let hits = 0;
     let reads = 0;
     reader.on('cacheHit', () => hits++);
+    const cacheErrors = new Map<string, number>();
+    for (const service of [reader, writer]) {
+      service.on('cacheError', (e) => {
+        const key = `${e.call}: ${e.error.message.slice(0, 80)}`;
+        cacheErrors.set(key, (cacheErrors.get(key) ?? 0) + 1);
+      });
+    }
     let writing = true;
     let writes = 0;
     let writeFailures = 0;
+    let firstWriteError: string | undefined;
+    const writeLatencies: number[] = [];
     const writeStarted = performance.now();
     const writerLoops = Array.from({ length: WRITERS }, async () => {
       while (writing) {
         try {
+          const began = performance.now();
           await writer.increment(name);
+          writeLatencies.push(performance.now() - began);
           writes++;
-        } catch {
+        } catch (error) {
           writeFailures++;
+          firstWriteError ??= error instanceof Error ? error.message : String(error);
         }
       }
     });
@@ -86,6 +98,13 @@ export const mixedReadWriteScenario: Scenario = {
       await Promise.all(writerLoops);
     }
     const writeSeconds = (performance.now() - writeStarted) / 1000;
+    writeLatencies.sort((a, b) => a - b);
+    const percentile = (p: number): string =>
+      (
+        writeLatencies[
+          Math.min(writeLatencies.length - 1, Math.floor(p * writeLatencies.length))
+        ] ?? 0
+      ).toFixed(1);
     const cached = (await reader.getCounter(name))?.count;
     const strong = (await reader.getCounter(name, { skipCache: true }))?.count;
     const cacheHitRatio = reads === 0 ? 0 : hits / reads;
@@ -102,7 +121,15 @@ export const mixedReadWriteScenario: Scenario = {
     return {
       rows: [mixed],
       notes: [
-        `Writers: ${writes.toLocaleString('en-US')} increments in ${writeSeconds.toFixed(1)} s (${Math.round(writes / writeSeconds).toLocaleString('en-US')}/s), ${writeFailures} failed. Reads: ${reads.toLocaleString('en-US')}, ${hits.toLocaleString('en-US')} cache hits (cacheHitRatio ${cacheHitRatio.toFixed(3)}).`,
+        `Writers: ${writes.toLocaleString('en-US')} increments in ${writeSeconds.toFixed(1)} s (${Math.round(writes / writeSeconds).toLocaleString('en-US')}/s; latency p50 ${percentile(0.5)} ms, p99 ${percentile(0.99)} ms), ${writeFailures} failed. Reads: ${reads.toLocaleString('en-US')}, ${hits.toLocaleString('en-US')} cache hits (cacheHitRatio ${cacheHitRatio.toFixed(3)}).`,
+        ...(firstWriteError === undefined
+          ? []
+          : [`First failed write: ${firstWriteError.slice(0, 300)}`]),
+        ...(cacheErrors.size === 0
+          ? []
+          : [
+              `Cache errors during the case: ${[...cacheErrors].map(([what, n]) => `${n} × ${what}`).join('; ')}.`,
+            ]),
         `After the case: cached total ${cached ?? 'none'}, skipCache read ${strong ?? 'none'}: ${cached === strong ? 'equal' : 'DIFFERENT'}.`,
         'A hit is one cache round trip (the counter’s entry and its lineage’s count in one multi-get). Writers keep the cached total by an atomic `incr` after their commit, so they never race each other into deleting it; a reader’s fill that raced a commit is never kept (see docs/cached-reads.md).',
         ...(simulated

@@ -73,8 +73,12 @@ const MAX_CACHED_COUNT = Number.MAX_SAFE_INTEGER - 2 * CACHED_COUNT_OFFSET;
 /** Seconds M's copy of a lineage outlives its count key (memcached's whole-second clock). */
 const LINEAGE_MARGIN_SECONDS = 2;
 
-/** Waits of a writer that finds a fill lease, in milliseconds, before it removes the lease. */
-const LEASE_WAITS_MS = [1, 2, 4, 8, 16, 32] as const;
+/**
+ * Waits of a writer that finds a fill lease, in milliseconds (about 250 in all), before it
+ * removes the lease. A fill is one batched lookup and two cache writes; on a loaded store that
+ * lookup alone can take tens of milliseconds, and a removed lease costs readers a new fill.
+ */
+const LEASE_WAITS_MS = [1, 2, 4, 8, 16, 32, 64, 128] as const;
 
 type CounterSnapshot = {
   readonly description: string;
