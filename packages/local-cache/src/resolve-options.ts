@@ -67,24 +67,24 @@ export function resolveOptions(options: LocalCacheOptions): ResolvedOptions {
   for (const method of CACHE_METHODS) {
     assertFunction(readMember(cache, method), `options.cache.${method}`);
   }
-  const namespace = fields.namespace ?? 'local-cache';
+  const namespace = fields.namespace === undefined ? 'local-cache' : fields.namespace;
   assertString(namespace, 'options.namespace');
-  const maxEntries = fields.maxEntries ?? 10_000;
+  const maxEntries = fields.maxEntries === undefined ? 10_000 : fields.maxEntries;
   assertInteger(maxEntries, 'options.maxEntries', { min: 1, max: MAX_LOCAL_ENTRIES });
   const { ttlMs } = fields;
   if (ttlMs !== undefined) assertInteger(ttlMs, 'options.ttlMs', { min: 1 });
-  const maxStalenessMs = fields.maxStalenessMs ?? 0;
+  const maxStalenessMs = fields.maxStalenessMs === undefined ? 0 : fields.maxStalenessMs;
   assertFiniteNumber(maxStalenessMs, 'options.maxStalenessMs', {
     min: 0,
     max: Number.MAX_SAFE_INTEGER,
   });
-  const versionTtlSeconds = fields.versionTtlSeconds ?? 600;
+  const versionTtlSeconds = fields.versionTtlSeconds === undefined ? 600 : fields.versionTtlSeconds;
   assertInteger(versionTtlSeconds, 'options.versionTtlSeconds', { min: 0 });
-  const policy = fields.onCacheUnavailable ?? 'load';
+  const policy = fields.onCacheUnavailable === undefined ? 'load' : fields.onCacheUnavailable;
   assertOneOf(policy, 'options.onCacheUnavailable', POLICIES);
-  const graceMs = fields.graceMs ?? 60_000;
+  const graceMs = fields.graceMs === undefined ? 60_000 : fields.graceMs;
   assertFiniteNumber(graceMs, 'options.graceMs', { min: 0, max: Number.MAX_SAFE_INTEGER });
-  const now = fields.now ?? (() => performance.now());
+  const now = fields.now === undefined ? () => performance.now() : fields.now;
   assertFunction(now, 'options.now');
   return {
     cache: cache as CacheStore,

@@ -21,6 +21,10 @@ describe('LocalCache arguments are checked before any I/O', () => {
     ['maxEntries MAX_SAFE_INTEGER', { maxEntries: Number.MAX_SAFE_INTEGER }],
     ['maxEntries past MAX_LOCAL_ENTRIES', { maxEntries: MAX_LOCAL_ENTRIES + 1 }],
     ['a misspelt option', { ttl: 1000 } as never],
+    // null is a value, not "absent": only undefined takes the default.
+    ['maxEntries null', { maxEntries: null as never }],
+    ['namespace null', { namespace: null as never }],
+    ['graceMs null', { graceMs: null as never }],
     ['now not a function', { now: 5 as never }],
     ['a cache without add', { cache: { get() {}, getMany() {}, set() {} } as never }],
   ])('rejects %s', (_, options) => {

@@ -173,6 +173,47 @@ describe('MemoryCacheStore refuses bad input before any change', () => {
   );
 });
 
+describe('null is a value, not "absent": only undefined takes an option\'s default', () => {
+  test.each<[string, () => unknown, string]>([
+    [
+      'MemoryCacheStore maxEntries',
+      () => new MemoryCacheStore({ maxEntries: null as never }),
+      'options.maxEntries',
+    ],
+    ['MemoryCacheStore now', () => new MemoryCacheStore({ now: null as never }), 'options.now'],
+    [
+      'MemoryEntityStore limits',
+      () => new MemoryEntityStore({ limits: null as never }),
+      'options.limits',
+    ],
+    [
+      'MemoryEntityStore retry',
+      () => new MemoryEntityStore({ retry: null as never }),
+      'options.retry',
+    ],
+  ])('%s: null is refused', (_, make, argument) => {
+    expect(make).toThrow(expect.objectContaining({ context: { argument } }));
+  });
+
+  test('query filters and limit, set ttlSeconds, incr initial: null is refused', async () => {
+    const store = new MemoryEntityStore();
+    const Items = defineKind<{ n: number }>('Item');
+    await expect(store.query(Items, { filters: null as never })).rejects.toMatchObject({
+      context: { argument: 'options.filters' },
+    });
+    await expect(store.query(Items, { limit: null as never })).rejects.toMatchObject({
+      context: { argument: 'options.limit' },
+    });
+    const cache = new MemoryCacheStore();
+    await expect(cache.set('k', 1, { ttlSeconds: null as never })).rejects.toMatchObject({
+      context: { argument: 'options.ttlSeconds' },
+    });
+    await expect(cache.incr('k', 1, { initial: null as never })).rejects.toMatchObject({
+      context: { argument: 'options.initial' },
+    });
+  });
+});
+
 describe('MemoryEntityStore refuses bad input before any backend call', () => {
   interface Item {
     n: number;

@@ -66,9 +66,9 @@ export class MemoryCacheStore implements CacheStore {
    */
   constructor(options: MemoryCacheStoreOptions = {}) {
     const fields = readOptions(options, 'options', ['maxEntries', 'now']);
-    const max = fields.maxEntries ?? 100_000;
+    const max = fields.maxEntries === undefined ? 100_000 : fields.maxEntries;
     assertInteger(max, 'options.maxEntries', { min: 1, max: MAX_MEMORY_CACHE_ENTRIES });
-    const now = fields.now ?? Date.now;
+    const now = fields.now === undefined ? Date.now : fields.now;
     assertFunction(now, 'options.now');
     this.#items = new LRUCache({ max });
     this.#now = now as () => number;

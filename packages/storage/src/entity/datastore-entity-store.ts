@@ -160,7 +160,8 @@ export class DatastoreEntityBackend implements EntityBackend {
     if (fields.namespace !== undefined) {
       assertString(fields.namespace, 'options.namespace', { allowEmpty: true });
     }
-    const callTimeoutMs = fields.callTimeoutMs ?? DEFAULT_DATASTORE_CALL_TIMEOUT_MS;
+    const callTimeoutMs =
+      fields.callTimeoutMs === undefined ? DEFAULT_DATASTORE_CALL_TIMEOUT_MS : fields.callTimeoutMs;
     assertInteger(callTimeoutMs, 'options.callTimeoutMs', { min: 1, max: MAX_CALL_TIMEOUT_MS });
     this.#datastore = datastore;
     this.#callTimeoutMs = callTimeoutMs;

@@ -88,7 +88,7 @@ export function toBackendQuery(
   argument = 'options',
 ): BackendQuery {
   const fields = readOptions(options, argument, ['filters', 'limit'], { kind: kindName });
-  const filters = fields.filters ?? [];
+  const filters = fields.filters === undefined ? [] : fields.filters;
   assertArray(filters, `${argument}.filters`, { kind: kindName });
   const checked = filters.map((filter, i) =>
     toFilter(kindName, filter, `${argument}.filters[${i}]`),
