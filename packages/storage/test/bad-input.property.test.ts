@@ -5,6 +5,7 @@
  * nothing (the entity store makes no backend call at all, the cache keeps its contents).
  */
 import {
+  BackendEntityStore,
   type CacheStore,
   type CasToken,
   defineKind,
@@ -210,6 +211,27 @@ describe('null is a value, not "absent": only undefined takes an option\'s defau
     });
     await expect(cache.incr('k', 1, { initial: null as never })).rejects.toMatchObject({
       context: { argument: 'options.initial' },
+    });
+  });
+});
+
+describe('limits that would make chunking loop forever', () => {
+  test('refused when the store is made, and again if a backend changes them later', async () => {
+    expect(() => new MemoryEntityStore({ limits: { maxLookupKeys: 0 } })).toThrow(
+      expect.objectContaining({ context: { argument: 'options.limits.maxLookupKeys' } }),
+    );
+    const backend = new MemoryEntityBackend();
+    const store = new BackendEntityStore(backend);
+    const Items = defineKind<{ n: number }>('Item');
+    // A third-party backend could report new limits at any time.
+    Object.defineProperty(backend, 'limits', {
+      value: { maxLookupKeys: Number.NaN, maxMutationsPerCommit: 0 },
+    });
+    await expect(store.load(Items.key('a'))).rejects.toMatchObject({
+      context: { argument: 'backend.limits.maxLookupKeys' },
+    });
+    await expect(store.save(Items.key('a'), { n: 1 })).rejects.toMatchObject({
+      context: { argument: 'backend.limits.maxMutationsPerCommit' },
     });
   });
 });

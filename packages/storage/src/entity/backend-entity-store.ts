@@ -126,7 +126,7 @@ export class BackendEntityStore implements EntityStore {
       if (buffered) found.set(id, buffered.type === 'upsert' ? buffered.entity : undefined);
       else pending.set(id, k);
     }
-    const { maxLookupKeys } = this.backend.limits;
+    const maxLookupKeys = this.#limit('maxLookupKeys');
     const unique = [...pending.values()];
     const chunks: Key[][] = [];
     for (let i = 0; i < unique.length; i += maxLookupKeys) {
@@ -228,6 +228,16 @@ export class BackendEntityStore implements EntityStore {
     return ctx;
   }
 
+  /**
+   * A backend limit, checked again at each use: a backend whose limits changed to 0 or NaN
+   * after construction would otherwise make chunking loop forever.
+   */
+  #limit(name: keyof EntityBackendLimits): number {
+    const value = this.backend.limits[name];
+    assertInteger(value, `backend.limits.${name}`, { min: 1 });
+    return value;
+  }
+
   async #write(mutations: Mutation[]): Promise<void> {
     const tx = this.#current();
     if (tx) {
@@ -235,7 +245,7 @@ export class BackendEntityStore implements EntityStore {
       return;
     }
     const unique = [...new Map(mutations.map((m) => [keyId(m.key), m])).values()];
-    const { maxMutationsPerCommit } = this.backend.limits;
+    const maxMutationsPerCommit = this.#limit('maxMutationsPerCommit');
     for (let i = 0; i < unique.length; i += maxMutationsPerCommit) {
       const chunk = unique.slice(i, i + maxMutationsPerCommit);
       await traceBackendCall(this.#system, 'commit', chunk.length, () =>
