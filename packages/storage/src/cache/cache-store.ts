@@ -25,8 +25,8 @@ export type CasToken = string & {
 /** Options of the cache writes. */
 export interface CacheWriteOptions {
   /**
-   * Time to live in whole seconds; `0` or absent means no expiry (the entry may still be
-   * evicted). Values over 30 days are sent to memcached as absolute times, as it requires.
+   * Time to live in whole seconds, from 0 to `Number.MAX_SAFE_INTEGER`; `0` or absent means
+   * no expiry (the entry may still be evicted). Values over 30 days are sent to memcached as absolute times, as it requires.
    */
   readonly ttlSeconds?: number;
 }
@@ -37,7 +37,7 @@ export interface CacheCounterOptions extends CacheWriteOptions {
    * Value the counter is taken to have when the key is missing: the key is created holding
    * `initial + delta` (`max(initial - delta, 0)` for `decr`) with `ttlSeconds`. Absent: a
    * missing key stays missing and the call returns `undefined`. The TTL applies only when
-   * the key is created.
+   * the key is created. A whole number from 0 to `Number.MAX_SAFE_INTEGER`.
    */
   readonly initial?: number;
 }
@@ -56,8 +56,11 @@ export interface CasEntry<V extends CacheValue = CacheValue> {
  * never keep the only copy of data here.
  *
  * Every call either completes or fails within the adapter's timeout with
- * `CacheUnavailableError`; it never hangs. Invalid arguments (empty key, negative TTL,
- * non-serialisable value, unsafe integer) fail with `InvalidArgumentError` before any I/O.
+ * `CacheUnavailableError`; it never hangs. Invalid arguments (an empty or ill-formed key, a
+ * `keys` that is not an array, a negative TTL, a non-serialisable value, an unsafe integer,
+ * options that are not an object or have a field their type does not declare, a CAS token
+ * that is not a string) fail with `InvalidArgumentError` naming the argument
+ * (`context.argument`) before any I/O; so does every call after `close()`.
  */
 export interface CacheStore {
   /** Reads a value; `undefined` when missing or expired. */

@@ -20,27 +20,42 @@ export interface QueryResult<T extends object> {
   readonly entity: T;
 }
 
-/** Options of {@link EntityStore.query}. */
+/**
+ * Options of {@link EntityStore.query}. A field not declared here is refused with
+ * `InvalidArgumentError`, as in every shardcount options object.
+ */
 export interface QueryOptions {
-  /** Equality filters on top-level properties, all of which must match. */
+  /**
+   * Equality filters on top-level properties, all of which must match: an array of
+   * `{ property, value }`, `property` a non-empty string, `value` a string, a finite number
+   * (safe if whole), a boolean or `null`.
+   */
   readonly filters?: readonly PropertyFilter[];
-  /** Most results to return. */
+  /** Most results to return: a whole number from 0 to 2^31 − 1 (Datastore's int32). */
   readonly limit?: number;
 }
 
 /**
  * How `transact` retries a transaction that lost an optimistic-concurrency race. Delays
  * grow by `factor` from `minTimeoutMs` to at most `maxTimeoutMs` and are randomised
- * (jitter) so that contenders spread out.
+ * (jitter) so that contenders spread out. Every field is checked before any transaction
+ * begins; a value out of its range, or a field not declared here, is an
+ * `InvalidArgumentError` naming it (`options.retry.retries`).
  */
 export interface RetryPolicy {
-  /** Retries after the first attempt (so `retries + 1` attempts in all). Default 10. */
+  /**
+   * Retries after the first attempt (so `retries + 1` attempts in all): a whole number from
+   * 0 to 1000 (`MAX_RETRIES`). Default 10.
+   */
   readonly retries: number;
-  /** Delay before the first retry, in milliseconds. Default 10. */
+  /**
+   * Delay before the first retry, in whole milliseconds from 0 to 2^31 − 1 (the longest
+   * timer Node.js honours), at most `maxTimeoutMs`. Default 10.
+   */
   readonly minTimeoutMs: number;
-  /** Largest delay between attempts, in milliseconds. Default 1000. */
+  /** Largest delay between attempts, in whole milliseconds from 0 to 2^31 − 1. Default 1000. */
   readonly maxTimeoutMs: number;
-  /** Growth of the delay per attempt. Default 2. */
+  /** Growth of the delay per attempt: a finite number from 1 to 100. Default 2. */
   readonly factor: number;
 }
 
@@ -54,11 +69,15 @@ export interface RetryEvent {
   readonly error: Error;
 }
 
-/** Options of {@link EntityStore.transact} and {@link EntityStore.transactNew}. */
+/**
+ * Options of {@link EntityStore.transact} and {@link EntityStore.transactNew}, checked (even
+ * when joining an outer transaction) before any transaction begins; a field not declared
+ * here is refused.
+ */
 export interface TransactOptions {
-  /** Overrides the store's retry policy for this transaction. */
+  /** Overrides the store's retry policy for this transaction; ranges on {@link RetryPolicy}. */
   readonly retry?: Partial<RetryPolicy>;
-  /** Called before each retry, e.g. to count contention. */
+  /** Called before each retry, e.g. to count contention. A function. */
   readonly onRetry?: (event: RetryEvent) => void;
 }
 
@@ -82,6 +101,10 @@ export type TransactionWork<R> = (info: TransactionInfo) => Promise<R>;
 /**
  * An Objectify-like entity store: typed keys, plain-object entities and an ambient
  * transaction carried by the async context.
+ *
+ * Every method checks its arguments before any I/O and before a transaction begins: a bad
+ * one is an `InvalidArgumentError` (a rejection, never a synchronous throw) whose
+ * `context.argument` names it, e.g. `keys[2].name` or `entries[0].entity.price`.
  *
  * Inside `transact(work)`, every `load`/`save`/`delete` made by `work` (across awaits and
  * parallel branches) goes through the transaction: reads are consistent, a transaction sees
