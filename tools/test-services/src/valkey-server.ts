@@ -39,9 +39,9 @@ export interface ValkeyServer {
   resume(): void;
 }
 
-/** A cluster of primaries (no replicas) this module started. */
+/** A cluster this module started: primaries, and replicas when asked for. */
 export interface ValkeyCluster {
-  /** Its nodes, each owning an equal share of the 16384 slots. */
+  /** Its nodes, primaries and replicas, as `--cluster create` was given them. */
   readonly nodes: readonly ValkeyServer[];
   /** `host:port` of every node, comma-separated: what tests pass around. */
   readonly addresses: string;
@@ -59,6 +59,8 @@ export interface StartValkeyOptions {
 export interface StartValkeyClusterOptions {
   /** Number of primaries, at least 3 (what `--cluster create` accepts). Default 3. */
   readonly primaries?: number;
+  /** Replicas per primary (`--cluster-replicas`). Default 0. */
+  readonly replicasPerPrimary?: number;
 }
 
 const READY_DEADLINE_MS = 10_000;
@@ -114,9 +116,9 @@ export async function startValkey(options: StartValkeyOptions = {}): Promise<Val
 }
 
 /**
- * Starts `primaries` cluster-enabled servers on free ports (client and cluster-bus ports),
- * joins them with `redis-cli --cluster create` (no replicas) and resolves once every node
- * reports `cluster_state:ok`. On failure every node started is stopped.
+ * Starts `primaries × (1 + replicasPerPrimary)` cluster-enabled servers on free ports (client
+ * and cluster-bus ports), joins them with `redis-cli --cluster create` and resolves once
+ * every node reports `cluster_state:ok`. On failure every node started is stopped.
  */
 export async function startValkeyCluster(
   options: StartValkeyClusterOptions = {},
@@ -125,9 +127,13 @@ export async function startValkeyCluster(
   if (!Number.isSafeInteger(primaries) || primaries < 3) {
     throw new Error(`A cluster needs at least 3 primaries, got ${primaries}.`);
   }
+  const replicas = options.replicasPerPrimary ?? 0;
+  if (!Number.isSafeInteger(replicas) || replicas < 0) {
+    throw new Error(`replicasPerPrimary must be a whole number, got ${replicas}.`);
+  }
   const cli = findBinary(['valkey-cli', 'redis-cli']);
   const started = await Promise.allSettled(
-    Array.from({ length: primaries }, async () =>
+    Array.from({ length: primaries * (1 + replicas) }, async () =>
       startNode(undefined, [
         '--cluster-enabled',
         'yes',
@@ -158,7 +164,7 @@ export async function startValkeyCluster(
         'create',
         ...nodes.map((node) => node.address),
         '--cluster-replicas',
-        '0',
+        String(replicas),
         '--cluster-yes',
       ],
       { timeout: CLUSTER_DEADLINE_MS },
@@ -169,6 +175,33 @@ export async function startValkeyCluster(
         query(node.host, node.port, 'CLUSTER INFO', /cluster_state:(\w+)/).then((m) => m?.[1]);
       while ((await state()) !== 'ok') {
         if (Date.now() > deadline) throw new Error(`cluster node ${node.address} never got ready.`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    // Replicas are attached after the slots are assigned: wait until every node sees them
+    // all, and each replica has synced with its primary.
+    for (const node of nodes) {
+      for (;;) {
+        const reply = await query(
+          node.host,
+          node.port,
+          'CLUSTER NODES',
+          /^\$\d+\r\n([\s\S]*)\r\n$/,
+        );
+        const replicaLines = (reply?.[1] ?? '')
+          .split('\n')
+          .filter((line) => / (myself,)?slave /.test(line));
+        if (replicaLines.length === primaries * replicas) {
+          const isReplica = replicaLines.some((line) => line.includes(`${node.address}@`));
+          const link = isReplica
+            ? (
+                await query(node.host, node.port, 'INFO replication', /master_link_status:(\w+)/)
+              )?.[1]
+            : 'up';
+          if (link === 'up') break;
+        }
+        if (Date.now() > deadline)
+          throw new Error(`cluster node ${node.address} never saw its replicas.`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
