@@ -47,7 +47,12 @@ export {
   DEFAULT_RETRY_POLICY,
   type EntityStoreOptions,
 } from './entity/backend-entity-store.js';
-export { MAX_QUERY_LIMIT, MAX_RETRIES } from './entity/entity-arguments.js';
+export {
+  checkRetryPolicy,
+  MAX_QUERY_LIMIT,
+  MAX_RETRIES,
+  resolveRetryPolicy,
+} from './entity/entity-arguments.js';
 export type {
   BackendQuery,
   BackendTransaction,
@@ -75,6 +80,7 @@ export type {
 } from './entity/entity-store.js';
 export type { EntityValue } from './entity/entity-value.js';
 export {
+  assertKindName,
   defineKind,
   type Key,
   type Kind,

@@ -144,11 +144,13 @@ function toFilter(kind: string, filter: unknown, argument: string): PropertyFilt
 }
 
 /**
- * Checks a (partial) retry policy. `retries`: a whole number from 0 to 1000;
- * `minTimeoutMs`/`maxTimeoutMs`: whole milliseconds from 0 to 2^31 − 1, min ≤ max once
- * merged with the defaults; `factor`: a finite number from 1 to 100.
+ * Checks a (partial) retry policy and returns the fields given. `retries`: a whole number
+ * from 0 to 1000; `minTimeoutMs`/`maxTimeoutMs`: whole milliseconds from 0 to 2^31 − 1;
+ * `factor`: a finite number from 1 to 100. Unknown fields are refused. Use
+ * {@link resolveRetryPolicy} to also check `minTimeoutMs` ≤ `maxTimeoutMs` once merged.
  */
 export function checkRetryPolicy(policy: unknown, argument: string): Partial<RetryPolicy> {
+  if (policy === undefined) throw invalidArgument(argument, 'a retry policy object', policy);
   const fields = readOptions(policy, argument, [
     'retries',
     'minTimeoutMs',
@@ -180,6 +182,29 @@ export const MAX_RETRIES = 1000;
 
 /** Largest delay growth factor per attempt. */
 const MAX_FACTOR = 100;
+
+/**
+ * Checks a (partial) retry policy given by a caller and merges it over `base`: the policy a
+ * constructor option such as core's `retry` resolves to, refused (naming `argument`) when a
+ * field is out of range or unknown, or when the merged `minTimeoutMs` exceeds `maxTimeoutMs`.
+ *
+ * @example
+ * ```ts
+ * const retry = resolveRetryPolicy(options.retry, 'options.retry', DEFAULT_RETRY_POLICY);
+ * ```
+ */
+export function resolveRetryPolicy(
+  policy: unknown,
+  argument: string,
+  base: RetryPolicy,
+): RetryPolicy {
+  const merged: RetryPolicy = {
+    ...base,
+    ...(policy === undefined ? {} : checkRetryPolicy(policy, argument)),
+  };
+  assertRetryPolicyConsistent(merged, argument);
+  return merged;
+}
 
 /** Throws unless a merged retry policy's delays are in order. */
 export function assertRetryPolicyConsistent(policy: RetryPolicy, argument: string): void {
