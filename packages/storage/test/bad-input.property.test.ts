@@ -8,6 +8,7 @@ import {
   BackendEntityStore,
   type CacheStore,
   type CasToken,
+  DEFAULT_RETRY_POLICY,
   defineKind,
   type EntityStore,
   key,
@@ -15,6 +16,7 @@ import {
   MemoryCacheStore,
   MemoryEntityBackend,
   MemoryEntityStore,
+  resolveRetryPolicy,
 } from '@shardcount/storage';
 import { FaultInjectingEntityStore } from '@shardcount/storage/testing';
 import fc from 'fast-check';
@@ -212,6 +214,31 @@ describe('null is a value, not "absent": only undefined takes an option\'s defau
     await expect(cache.incr('k', 1, { initial: null as never })).rejects.toMatchObject({
       context: { argument: 'options.initial' },
     });
+  });
+});
+
+describe('resolveRetryPolicy: what core checks its retry option with', () => {
+  test('merges over a base, refusing bad fields, unknown fields and min > max', () => {
+    const base = { ...DEFAULT_RETRY_POLICY, retries: 20 };
+    expect(resolveRetryPolicy(undefined, 'options.retry', base)).toEqual(base);
+    expect(resolveRetryPolicy({ retries: 3 }, 'options.retry', base)).toEqual({
+      ...base,
+      retries: 3,
+    });
+    const refused: Array<[unknown, string]> = [
+      [{ retries: -1 }, 'options.retry.retries'],
+      ['many', 'options.retry'],
+      [null, 'options.retry'],
+      [{ minTimeoutMs: -5 }, 'options.retry.minTimeoutMs'],
+      [{ maxTimeoutMs: 2 ** 31 }, 'options.retry.maxTimeoutMs'],
+      [{ minTimeoutMs: 5000 }, 'options.retry.minTimeoutMs'],
+      [{ retry: 3 }, 'options.retry.retry'],
+    ];
+    for (const [policy, argument] of refused) {
+      expect(() => resolveRetryPolicy(policy, 'options.retry', base), argument).toThrow(
+        expect.objectContaining({ context: { argument } }),
+      );
+    }
   });
 });
 
