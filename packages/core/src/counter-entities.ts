@@ -35,6 +35,13 @@ export interface CounterData {
    */
   fenceEpoch?: number | undefined;
   /**
+   * Set while a raised fence is not yet stamped on every shard: the first shard index left to
+   * stamp. `resumeInterrupted` (or the same change made again) finishes the stamping.
+   */
+  fenceNext?: number | undefined;
+  /** `true` exactly while `fenceNext` is set (an indexed flag, so such counters can be queried). */
+  fencing?: boolean | undefined;
+  /**
    * Set once a shard may hold more than {@link SHARD_FAST_PATH_LIMIT}. While false, every shard
    * is at most that, so the total cannot pass `Number.MAX_SAFE_INTEGER` and an increment needs
    * only its own shard to prove it; while true, increments read every shard to check.

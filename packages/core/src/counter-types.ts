@@ -115,4 +115,6 @@ export interface ResumeReport {
   readonly shardChanges: readonly string[];
   /** Counters whose reset was finished. */
   readonly resets: readonly string[];
+  /** Counters whose interrupted fence (a status change's stamping of the shards) was finished. */
+  readonly fences: readonly string[];
 }

@@ -101,6 +101,9 @@ async function raiseFence(
   next.fenceEpoch = fence;
   const stampedTo = Math.min(current.numShards, fenceBatch(ctx));
   await stampShards(ctx, name, 0, stampedTo, fence);
+  // Recorded on the counter, so an interrupted stamping can be found and finished.
+  next.fenceNext = stampedTo < current.numShards ? stampedTo : undefined;
+  next.fencing = stampedTo < current.numShards ? true : undefined;
   return { fence, stampedTo, numShards: current.numShards };
 }
 
@@ -113,11 +116,12 @@ interface RaisedFence {
 
 /**
  * Stamps the shards from `from` on with `fence`, one ordered transaction per batch, after the
- * transaction that raised it. Increments from views older than the change are refused by every
- * stamped shard, so once this returns none can land. A batch stops early when the counter's
- * fence has moved on (a later change stamps every shard itself). If this is interrupted (a
- * crash), shards not yet stamped accept increments from older views until those views expire
- * (`metadataTtlMs`) or the same change is made again, which stamps every shard.
+ * transaction that raised it, recording its progress on the counter (`fenceNext`). Increments
+ * from views older than the change are refused by every stamped shard, so once this returns
+ * none can land. It stops when the counter's fence has moved on (a later change stamps every
+ * shard itself). If this is interrupted (a crash), shards not yet stamped accept increments
+ * from older views until `resumeInterrupted` finishes it, the same change is made again, or
+ * those views expire (`metadataTtlMs`).
  */
 async function finishFence(
   ctx: ServiceContext,
@@ -130,20 +134,53 @@ async function finishFence(
   for (;;) {
     const to = await ctx.run(name, 'updateCounter', async () => {
       const counter = await ctx.store.load(key);
-      if (
-        counter === undefined ||
-        (counter.fenceEpoch ?? 0) !== fence ||
-        next >= counter.numShards
-      ) {
+      if (counter === undefined || (counter.fenceEpoch ?? 0) !== fence) return undefined;
+      if (next >= counter.numShards) {
+        // A shrink since: nothing left to stamp.
+        if (counter.fenceNext !== undefined) {
+          await ctx.store.save(key, { ...counter, fenceNext: undefined, fencing: undefined });
+        }
         return undefined;
       }
-      const end = Math.min(counter.numShards, next + fenceBatch(ctx));
+      // One shard fewer per batch: this transaction also writes the counter (its progress).
+      const end = Math.min(counter.numShards, next + Math.max(1, fenceBatch(ctx) - 1));
       await stampShards(ctx, name, next, end, fence);
+      const done = end >= counter.numShards;
+      await ctx.store.save(key, {
+        ...counter,
+        fenceNext: done ? undefined : end,
+        fencing: done ? undefined : true,
+      });
       return end;
     });
     if (to === undefined) return;
     next = to;
   }
+}
+
+/**
+ * Finishes a fence whose stamping was interrupted (a crash between its transactions); returns
+ * whether there was one.
+ */
+export async function finishInterruptedFence(ctx: ServiceContext, name: string): Promise<boolean> {
+  const counter = await ctx.store.transactionless(() =>
+    ctx.store.load(counterKey(ctx.kinds, name)),
+  );
+  if (counter?.fenceNext === undefined) return false;
+  await finishFence(ctx, name, {
+    fence: counter.fenceEpoch ?? 0,
+    stampedTo: counter.fenceNext,
+    numShards: counter.numShards,
+  });
+  return true;
+}
+
+/** Names of the counters whose fence is not yet stamped on every shard. */
+export async function countersFencing(ctx: ServiceContext): Promise<string[]> {
+  const rows = await ctx.store.query(ctx.kinds.counter, {
+    filters: [{ property: 'fencing', value: true }],
+  });
+  return rows.map((row) => row.entity.name);
 }
 
 /** Creates a counter; `CounterExistsError` when the name is taken. */

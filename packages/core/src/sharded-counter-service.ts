@@ -34,10 +34,12 @@ import { decrementCascade, decrementInTransaction } from './decrement.js';
 import { CounterNotFoundError } from './errors/counter-not-found-error.js';
 import { type IncrementOutcome, incrementInTransaction } from './increment.js';
 import {
+  countersFencing,
   countersWithStatus,
   createCounter,
   deleteCounter,
   finishDeletion,
+  finishInterruptedFence,
   finishReset,
   finishShardChange,
   resetCounter,
@@ -530,8 +532,15 @@ export class ShardedCounterService {
     return done;
   }
 
-  /** Finishes every interrupted deletion, shard reduction and reset. */
+  /**
+   * Finishes every interrupted fence (a status change's stamping of the shards), deletion,
+   * shard reduction and reset.
+   */
   async resumeInterrupted(): Promise<ResumeReport> {
+    const fences: string[] = [];
+    for (const name of await countersFencing(this.#ctx)) {
+      if (await finishInterruptedFence(this.#ctx, name)) fences.push(name);
+    }
     const deleted = await this.resumeDeletions();
     const shardChanges: string[] = [];
     for (const name of await countersWithStatus(this.#ctx, CounterStatus.CHANGING_SHARDS)) {
@@ -541,7 +550,7 @@ export class ShardedCounterService {
     for (const name of await countersWithStatus(this.#ctx, CounterStatus.RESETTING)) {
       if (await finishReset(this.#ctx, name)) resets.push(name);
     }
-    return { deleted, shardChanges, resets };
+    return { deleted, shardChanges, resets, fences };
   }
 
   /** Reads the counter outside any transaction and keeps it as this process's view. */

@@ -1139,6 +1139,30 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         expect(await count(s, name)).toBe(5);
       });
 
+      it('a status change interrupted between its stamping transactions is finished by resumeInterrupted', async () => {
+        const small = { maxWritesPerTransaction: 4 }; // 3 shards stamped per transaction
+        const name = unique('fence-resume');
+        const stale = service(small);
+        await stale.createCounter(name, { numShards: 10 });
+        for (let i = 0; i < 20; i++) await stale.increment(name);
+        // Commits: the status change with shards 0-2; the next stamping transaction crashes.
+        const crashing = new CrashingEntityStore(env.store, 1);
+        await expect(
+          service({ ...small, store: crashing }).updateCounter(name, { status: 'READ_ONLY_COUNT' }),
+        ).rejects.toThrow(StoreUnavailableError);
+        // A process reading the counter refuses at once.
+        await expect(service(small).increment(name)).rejects.toThrow(CounterNotMutableError);
+        const report = await service(small).resumeInterrupted();
+        expect(report.fences).toEqual([name]);
+        expect((await service(small).resumeInterrupted()).fences).toEqual([]);
+        // Every shard is stamped now: even the oldest view is refused.
+        const before = await count(stale, name, true);
+        for (let i = 0; i < 10; i++) {
+          await expect(stale.increment(name)).rejects.toThrow(CounterNotMutableError);
+        }
+        expect(await count(stale, name, true)).toBe(before);
+      });
+
       it('one process never contends with itself: concurrent increments take distinct shards', async () => {
         const { store } = faulty();
         const s = service({ store });
