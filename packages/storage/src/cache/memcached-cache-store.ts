@@ -17,6 +17,7 @@ import type {
 } from './cache-store.js';
 import { toMemcachedKey } from './memcached-key.js';
 import {
+  buildCounterRequest,
   buildRequest,
   counterExtras,
   incrementInverse,
@@ -26,6 +27,7 @@ import {
   parseCas,
   readCas,
   readCounter,
+  readSafeCounter,
   Status,
   storageExtras,
   toExpiration,
@@ -91,7 +93,6 @@ export const DEFAULT_MEMCACHED_TIMEOUT_MS = 500;
 export const DEFAULT_MEMCACHED_FAIL_FAST_MS = 1000;
 
 const EMPTY = Buffer.alloc(0);
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const silentLogger = { log(): void {} };
 
 type Operation = 'get' | 'getMany' | 'gets' | 'cas' | 'add' | 'set' | 'incr' | 'decr' | 'delete';
@@ -154,7 +155,8 @@ export class MemcachedCacheStore implements CacheStore {
   readonly #failFastMs: number;
   /** Servers in (or probing at the end of) a fail-fast window; healthy ones are absent. */
   readonly #failures = new Map<memjs.Server, ServerFailure>();
-  readonly #inFlight = new Set<Promise<unknown>>();
+  /** Deadlines of the calls in flight, swept by one timer instead of a timer per call. */
+  readonly #deadlines = new DeadlineSweep();
   #closed = false;
 
   /**
@@ -356,7 +358,7 @@ export class MemcachedCacheStore implements CacheStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#deadlines.idle();
     for (const server of this.#client.servers) {
       destroyServerSockets(server, new Error('MemcachedCacheStore closed'));
     }
@@ -382,13 +384,12 @@ export class MemcachedCacheStore implements CacheStore {
       created = operation === 'incr' ? initial + delta : Math.max(initial - delta, 0);
     }
     const canCreate = created !== undefined && Number.isSafeInteger(created);
-    const extras = counterExtras(
-      BigInt(delta),
-      canCreate ? BigInt(created!) : 0n,
-      canCreate ? toExpiration(options.ttlSeconds) : NO_CREATE_EXPIRATION,
-    );
+    const expiration = canCreate ? toExpiration(options.ttlSeconds) : NO_CREATE_EXPIRATION;
     const opcode = operation === 'incr' ? Opcode.increment : Opcode.decrement;
-    const response = await this.#request(operation, key, opcode, extras, EMPTY);
+    const initialValue = canCreate ? (created as number) : 0;
+    const response = await this.#send(operation, key, undefined, (memcachedKey, seq) =>
+      buildCounterRequest(opcode, memcachedKey, delta, initialValue, expiration, seq),
+    );
     switch (response.header.status) {
       case Status.ok:
         break;
@@ -406,8 +407,9 @@ export class MemcachedCacheStore implements CacheStore {
       default:
         throw statusError(operation, key, response);
     }
+    const safe = readSafeCounter(response);
+    if (safe !== undefined) return safe;
     const value = readCounter(response);
-    if (value <= MAX_SAFE) return Number(value);
 
     // The server has applied it; undo it (increments wrap modulo 2^64, so adding the
     // inverse restores the old value even when other calls ran in between).
@@ -520,13 +522,7 @@ export class MemcachedCacheStore implements CacheStore {
     if (admission === 'probe') failure.probing = false;
   }
 
-  /**
-   * Sends one request for the caller's `key` through memjs's `perform` and resolves with the
-   * response, whatever its status. Rejects with `CacheUnavailableError` when the connection
-   * fails or no answer comes within the timeout (a late answer is dropped), and at once,
-   * sending nothing, when the key's server is in its fail-fast window. `admission` is given
-   * when the caller has already admitted the call (`getMany`).
-   */
+  /** Sends one request built from its parts; see {@link MemcachedCacheStore.#send}. */
   #request(
     operation: Operation,
     key: string,
@@ -536,71 +532,159 @@ export class MemcachedCacheStore implements CacheStore {
     cas?: bigint,
     admission?: Admission,
   ): Promise<MemcachedResponse> {
+    return this.#send(operation, key, admission, (memcachedKey, seq) =>
+      buildRequest(opcode, memcachedKey, extras, value, seq, cas),
+    );
+  }
+
+  /**
+   * Sends one request for the caller's `key` through memjs's `perform` and resolves with the
+   * response, whatever its status. Rejects with `CacheUnavailableError` when the connection
+   * fails or no answer comes within the timeout (a late answer is dropped), and at once,
+   * sending nothing, when the key's server is in its fail-fast window. `admission` is given
+   * when the caller has already admitted the call (`getMany`). The timeout is a deadline in
+   * the store's {@link DeadlineSweep}, not a timer per call: on the hot path a call costs a
+   * `performance.now()` and an array push, and one timer serves every call in flight.
+   */
+  #send(
+    operation: Operation,
+    key: string,
+    admission: Admission | undefined,
+    build: (memcachedKey: string, seq: number) => Buffer,
+  ): Promise<MemcachedResponse> {
     const client = this.#client;
     const memcachedKey = toMemcachedKey(key);
     const server = client.server(memcachedKey);
     const admitted = admission ?? this.#admit(operation, key, server);
-    const context = { operation, key };
     const timeoutMs = this.#timeoutMs;
-    const promise = new Promise<MemcachedResponse>((resolve, reject) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        if (settled) return;
-        settled = true;
-        const error = new CacheUnavailableError(
-          `memcached did not answer ${operation} within ${timeoutMs} ms.`,
-          { context },
-        );
-        this.#settled(server, admitted, error);
-        // The connection may be dead without memjs noticing (no FIN, a half-read answer):
-        // drop it so the next call reconnects instead of waiting on it too.
-        if (server) {
-          destroyServerSockets(
-            server,
-            new Error(`connection dropped after a ${operation} call timed out`),
+    const deadlines = this.#deadlines;
+    return new Promise<MemcachedResponse>((resolve, reject) => {
+      const call: TimedCall = {
+        deadline: performance.now() + timeoutMs,
+        settled: false,
+        expire: () => {
+          const error = new CacheUnavailableError(
+            `memcached did not answer ${operation} within ${timeoutMs} ms.`,
+            { context: { operation, key } },
           );
-        }
-        reject(error);
-      }, timeoutMs);
-      const settle = (error: Error | null, response: MemcachedResponse | null): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        if (error !== null || response === null) {
+          this.#settled(server, admitted, error);
+          // The connection may be dead without memjs noticing (no FIN, a half-read answer):
+          // drop it so the next call reconnects instead of waiting on it too.
+          if (server) {
+            destroyServerSockets(
+              server,
+              new Error(`connection dropped after a ${operation} call timed out`),
+            );
+          }
+          reject(error);
+        },
+      };
+      // memjs's callback; also called with the error when sending throws.
+      const settle = (error: Error | null, response?: MemcachedResponse | null): void => {
+        if (call.settled) return;
+        deadlines.done(call);
+        if (error !== null || response === null || response === undefined) {
           const failure = new CacheUnavailableError(
             `memcached ${operation} failed: ${error?.message ?? 'no response'}`,
-            { context, cause: error },
+            { context: { operation, key }, cause: error },
           );
           this.#settled(server, admitted, failure);
           reject(failure);
         } else {
-          this.#settled(server, admitted, undefined);
+          if (admitted === 'probe') this.#settled(server, admitted, undefined);
           resolve(response);
         }
       };
+      deadlines.add(call);
       try {
         client.incrSeq();
         const seq = client.seq;
-        const request = buildRequest(opcode, memcachedKey, extras, value, seq, cas);
         // retries = 1: memjs must not resend (an incr resent after a lost answer counts twice).
-        client.perform(
-          memcachedKey,
-          request,
-          seq,
-          (error: Error | null, response?: MemcachedResponse | null) =>
-            settle(error, response ?? null),
-          1,
-        );
+        client.perform(memcachedKey, build(memcachedKey, seq), seq, settle, 1);
       } catch (error) {
-        settle(error instanceof Error ? error : new Error(String(error)), null);
+        settle(error instanceof Error ? error : new Error(String(error)));
       }
     });
-    this.#inFlight.add(promise);
-    const forget = (): void => {
-      this.#inFlight.delete(promise);
-    };
-    promise.then(forget, forget);
-    return promise;
+  }
+}
+
+/** A call in flight, as {@link DeadlineSweep} tracks it. */
+interface TimedCall {
+  /** When it times out, on the `performance.now()` clock, in milliseconds. */
+  readonly deadline: number;
+  /** Whether it has been answered, failed or expired. */
+  settled: boolean;
+  /** Fails the call for its timeout (called once, after `settled` is set). */
+  readonly expire: () => void;
+}
+
+/** Compact the queue once this many settled calls sit at its head. */
+const COMPACT_AFTER = 1024;
+
+/**
+ * The per-call timeouts of one store, with one timer. Every call of a store has the same
+ * timeout, so deadlines arrive in order: calls are appended to a queue, answered ones are
+ * only flagged, and a single timer, set for the oldest unanswered call's deadline, expires
+ * what is due and re-arms for the next. A call therefore still fails at its own deadline,
+ * but the hot path sets no timer and clears none (a timer per call was most of the store's
+ * overhead over raw memjs). While nothing is in flight the timer is unreferenced, so it
+ * never keeps a process alive.
+ */
+class DeadlineSweep {
+  #queue: TimedCall[] = [];
+  #head = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #timerDue = Number.POSITIVE_INFINITY;
+  #pending = 0;
+  #idleWaiters: Array<() => void> = [];
+
+  /** Starts tracking `call`. */
+  add(call: TimedCall): void {
+    this.#queue.push(call);
+    if (this.#pending++ === 0 && this.#timer !== undefined) this.#timer.ref();
+    if (call.deadline < this.#timerDue) this.#arm(call.deadline);
+  }
+
+  /** Stops tracking `call`: it has been answered or failed. */
+  done(call: TimedCall): void {
+    call.settled = true;
+    if (--this.#pending > 0) return;
+    this.#timer?.unref();
+    for (const wake of this.#idleWaiters.splice(0)) wake();
+  }
+
+  /** Resolves once no call is in flight. */
+  idle(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #arm(deadline: number): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timerDue = deadline;
+    this.#timer = setTimeout(() => this.#sweep(), Math.max(0, deadline - performance.now()));
+    if (this.#pending === 0) this.#timer.unref();
+  }
+
+  #sweep(): void {
+    this.#timer = undefined;
+    this.#timerDue = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    while (this.#head < this.#queue.length) {
+      const call = this.#queue[this.#head] as TimedCall;
+      if (!call.settled && call.deadline > now) break;
+      this.#head++;
+      if (!call.settled) {
+        this.done(call);
+        call.expire();
+      }
+    }
+    if (this.#head >= COMPACT_AFTER || this.#head === this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#head);
+      this.#head = 0;
+    }
+    const next = this.#queue[this.#head];
+    if (next !== undefined) this.#arm(next.deadline);
   }
 }
 

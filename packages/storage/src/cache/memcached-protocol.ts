@@ -1,10 +1,9 @@
-import memjs from 'memjs';
-
 // Request building and response reading for the memcached binary protocol
 // (https://github.com/memcached/memcached/wiki/BinaryProtocolRevamped): the parts memjs does
 // not offer, i.e. CAS on requests and responses, 64-bit counters, "do not create" counters.
-// Requests are built with memjs's own `Utils.makeRequestBuffer`, so they travel through
-// memjs's connection handling like its own calls. Internal to MemcachedCacheStore.
+// Requests are laid out here in one buffer each (memjs's builder allocates and zero-fills
+// four: header, key, extras, request) and travel through memjs's connection handling like
+// its own calls. Internal to MemcachedCacheStore.
 
 /** Binary-protocol opcodes used by `MemcachedCacheStore`. */
 export const Opcode = {
@@ -61,9 +60,45 @@ export function toExpiration(ttlSeconds: number | undefined, nowMs: number = Dat
   return Math.min(Math.floor(nowMs / 1000) + ttlSeconds, MAX_ABSOLUTE_EXPIRATION);
 }
 
+const HEADER_BYTES = 24;
+const REQUEST_MAGIC = 0x80;
+const TWO_TO_32 = 2 ** 32;
+/** Largest high word of a 64-bit counter whose value is still a safe integer. */
+const MAX_SAFE_HIGH_WORD = Math.floor(Number.MAX_SAFE_INTEGER / TWO_TO_32);
+
 /**
- * Builds a request with memjs's request builder, then writes `cas` (non-zero: "only if the
- * entry still has this CAS") into header bytes 16..23, which memjs always leaves zero.
+ * Allocates a request of `bodyBytes` after the header and writes the header: magic, opcode,
+ * key and extras lengths, body length, opaque; data type, vbucket and CAS zero. The key is
+ * written after `extrasBytes` of extras. `key` must be a mapped memcached key (printable
+ * ASCII, see `toMemcachedKey`), so its length is its byte length.
+ */
+function startRequest(
+  opcode: number,
+  key: string,
+  extrasBytes: number,
+  valueBytes: number,
+  opaque: number,
+): Buffer {
+  const bodyBytes = extrasBytes + key.length + valueBytes;
+  // Every byte is written below: no need to zero-fill.
+  const request = Buffer.allocUnsafe(HEADER_BYTES + bodyBytes);
+  request[0] = REQUEST_MAGIC;
+  request[1] = opcode;
+  request.writeUInt16BE(key.length, 2);
+  request[4] = extrasBytes;
+  request[5] = 0; // data type
+  request.writeUInt16BE(0, 6); // vbucket
+  request.writeUInt32BE(bodyBytes, 8);
+  request.writeUInt32BE(opaque >>> 0, 12);
+  request.writeUInt32BE(0, 16); // CAS
+  request.writeUInt32BE(0, 20);
+  request.write(key, HEADER_BYTES + extrasBytes, 'latin1');
+  return request;
+}
+
+/**
+ * A request with `extras` and `value`, and `cas` (non-zero: "only if the entry still has
+ * this CAS") in header bytes 16..23. `key` must be a mapped memcached key.
  */
 export function buildRequest(
   opcode: number,
@@ -73,9 +108,49 @@ export function buildRequest(
   opaque: number,
   cas?: bigint,
 ): Buffer {
-  const request = memjs.Utils.makeRequestBuffer(opcode, key, extras, value, opaque);
+  const request = startRequest(opcode, key, extras.length, value.length, opaque);
+  extras.copy(request, HEADER_BYTES);
+  value.copy(request, HEADER_BYTES + extras.length + key.length);
   if (cas !== undefined) request.writeBigUInt64BE(cas, 16);
   return request;
+}
+
+/**
+ * An increment/decrement request for safe-integer `delta` and `initial`, its extras written
+ * in place (no intermediate buffer, no BigInt): the hot path of counters.
+ */
+export function buildCounterRequest(
+  opcode: number,
+  key: string,
+  delta: number,
+  initial: number,
+  expiration: number,
+  opaque: number,
+): Buffer {
+  const request = startRequest(opcode, key, 20, 0, opaque);
+  writeUint64(request, delta, HEADER_BYTES);
+  writeUint64(request, initial, HEADER_BYTES + 8);
+  request.writeUInt32BE(expiration, HEADER_BYTES + 16);
+  return request;
+}
+
+/** Writes a non-negative safe integer as a big-endian 64-bit unsigned value. */
+function writeUint64(buffer: Buffer, value: number, offset: number): void {
+  buffer.writeUInt32BE(Math.floor(value / TWO_TO_32), offset);
+  buffer.writeUInt32BE(value % TWO_TO_32, offset + 4);
+}
+
+/**
+ * The counter value of an increment/decrement response as a number, or `undefined` when it
+ * is past `Number.MAX_SAFE_INTEGER` (read it with {@link readCounter} then).
+ */
+export function readSafeCounter(response: MemcachedResponse): number | undefined {
+  if (response.val.length < 8) {
+    throw new Error(`counter response has ${response.val.length} value bytes, expected 8`);
+  }
+  const high = response.val.readUInt32BE(0);
+  if (high > MAX_SAFE_HIGH_WORD) return undefined;
+  return high * TWO_TO_32 + response.val.readUInt32BE(4);
 }
 
 /** Extras of set/add: 4 bytes of flags (always 0) and the 4-byte expiration. */

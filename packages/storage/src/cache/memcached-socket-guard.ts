@@ -11,6 +11,7 @@ interface MemjsServerInternals {
   errorCallbacks: Record<number, unknown>;
   connectCallbacks: unknown[];
   sock(sasl: boolean, go: (socket: Socket) => void): void;
+  write(blob: Buffer): void;
   error(error: Error): void;
   [guardKey]?: Set<Socket>;
 }
@@ -36,6 +37,11 @@ type Listener = (...args: unknown[]) => void;
  *   connection starts.
  * - When memcached closes the connection, requests still waiting on it are never answered;
  *   here they fail at once (through memjs's own error path) instead of at their timeout.
+ *
+ * And one cost: memjs writes every request to the socket on its own (a system call each).
+ * Here the requests written in one turn of the event loop are corked and leave in one
+ * `writev` when the turn's callbacks and promise continuations are done, so 64 calls in
+ * flight cost a few system calls instead of 64.
  */
 export function guardMemjsServer(server: memjs.Server): Set<Socket> {
   const internals = server as unknown as MemjsServerInternals;
@@ -45,6 +51,16 @@ export function guardMemjsServer(server: memjs.Server): Set<Socket> {
   internals[guardKey] = sockets;
 
   const originalSock = internals.sock;
+  const originalWrite = internals.write;
+  internals.write = function corkedWrite(this: MemjsServerInternals, blob: Buffer): void {
+    const socket = this._socket;
+    if (socket !== undefined && !socket.connecting && socket.writableCorked === 0) {
+      socket.cork();
+      process.nextTick(uncork, socket);
+    }
+    originalWrite.call(this, blob);
+  };
+
   internals.sock = function guardedSock(
     this: MemjsServerInternals,
     sasl: boolean,
@@ -76,6 +92,10 @@ export function destroyServerSockets(server: memjs.Server, reason: Error): void 
   if (sockets === undefined) return;
   for (const socket of sockets) socket.destroy();
   sockets.clear();
+}
+
+function uncork(socket: Socket): void {
+  socket.uncork();
 }
 
 function adopt(server: MemjsServerInternals, socket: Socket, sockets: Set<Socket>): void {
