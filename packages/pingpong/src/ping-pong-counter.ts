@@ -128,6 +128,8 @@ export class PingPongCounter {
     lostEpochs: 0,
     idled: 0,
   };
+  /** Options of every slot `incr`: made once, not per increment. */
+  readonly #slotOptions: { readonly initial: 0; readonly ttlSeconds: number };
   #flushChain: Promise<unknown> = Promise.resolve();
   #flusher: Flusher | undefined;
   #closed = false;
@@ -145,6 +147,7 @@ export class PingPongCounter {
     this.namespace = this.#options.namespace;
     this.retentionMs = this.#options.retentionMs;
     this.slotTtlSeconds = this.#options.slotTtlSeconds;
+    this.#slotOptions = { initial: 0, ttlSeconds: this.slotTtlSeconds };
     this.onCacheUnavailable = this.#options.onCacheUnavailable;
     this.#schedule = new EpochSchedule(this.#options.intervalMs, this.#options.settleMs);
     this.#registry = new NameRegistry(
@@ -182,10 +185,7 @@ export class PingPongCounter {
     this.#registry.note(name, epoch, nowMs);
     const key = slotKey(this.namespace, name, epoch, delta > 0 ? 'up' : 'down');
     try {
-      await this.#options.cache.incr(key, delta > 0 ? delta : -delta, {
-        initial: 0,
-        ttlSeconds: this.slotTtlSeconds,
-      });
+      await this.#options.cache.incr(key, delta > 0 ? delta : -delta, this.#slotOptions);
     } catch (error) {
       if (!(error instanceof CacheUnavailableError)) throw error;
       this.#stats.cacheFailures++;

@@ -10,6 +10,8 @@ export function assertCounterName(name: unknown): asserts name is string {
       `A counter name must be a non-blank string, got ${describeValue(name)}.`,
     );
   }
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes: short names need no count (hot path).
+  if (name.length * 3 <= MAX_COUNTER_NAME_BYTES) return;
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_COUNTER_NAME_BYTES) {
     throw new InvalidArgumentError(
