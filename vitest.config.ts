@@ -28,6 +28,10 @@ export default defineConfig({
       { find: /^@shardcount\/core$/, replacement: src('./packages/core/src/index.ts') },
       { find: /^@shardcount\/pingpong$/, replacement: src('./packages/pingpong/src/index.ts') },
       {
+        find: /^@shardcount\/opentelemetry$/,
+        replacement: src('./packages/opentelemetry/src/index.ts'),
+      },
+      {
         find: /^@shardcount\/local-cache$/,
         replacement: src('./packages/local-cache/src/index.ts'),
       },

@@ -6,6 +6,9 @@ import {
   CacheUnavailableError,
   type CacheValue,
   InvalidArgumentError,
+  type OperationMessage,
+  operationChannel,
+  publishEvent,
 } from '@shardcount/storage';
 import { LRUCache } from 'lru-cache';
 import { v4 as uuidv4 } from 'uuid';
@@ -15,6 +18,16 @@ import type { LocalCacheStats } from './local-cache-stats.js';
 import type { LocalEntry } from './local-entry.js';
 import { type ResolvedOptions, resolveOptions } from './resolve-options.js';
 import type { ManyValuesProvider, ValueProvider } from './value-provider.js';
+
+// Published on diagnostics channels (free while nobody subscribes): see @shardcount/opentelemetry.
+const GET = operationChannel('local-cache', 'get');
+const GET_MANY = operationChannel('local-cache', 'getMany');
+const INVALIDATE = operationChannel('local-cache', 'invalidate');
+const INVALIDATE_MANY = operationChannel('local-cache', 'invalidateMany');
+
+function message(operation: string, subject: string | undefined, keys: number): OperationMessage {
+  return { package: 'local-cache', operation, subject, attributes: { 'shardcount.keys': keys } };
+}
 
 /** A local entry; `checkedAt` moves forward on every matching tag read. */
 interface StoredEntry<V> {
@@ -102,12 +115,18 @@ export class LocalCache<V> {
    * @throws InvalidArgumentError when `key` or `valueProvider` is invalid. A tag store
    *   outage is never thrown: it is handled by `onCacheUnavailable`.
    */
-  async get(key: string, valueProvider: ValueProvider<V>): Promise<V> {
+  get(key: string, valueProvider: ValueProvider<V>): Promise<V> {
+    if (!GET.hasSubscribers) return this.#get(key, valueProvider);
+    return GET.tracePromise(() => this.#get(key, valueProvider), message('get', key, 1));
+  }
+
+  async #get(key: string, valueProvider: ValueProvider<V>): Promise<V> {
     assertKey(key);
     assertFunction(valueProvider, 'valueProvider', { key });
     const recent = this.#recentEntry(key);
     if (recent !== undefined) {
       this.#hits += 1;
+      publishEvent('local-cache', 'hit', key);
       return recent.value;
     }
     const values = await this.#read([key], async (keys) => {
@@ -129,7 +148,19 @@ export class LocalCache<V> {
    * @throws InvalidArgumentError when a key or the provider is invalid, or the provider
    *   returns something other than a `Map`
    */
-  async getMany(keys: readonly string[], provider: ManyValuesProvider<V>): Promise<Map<string, V>> {
+  getMany(keys: readonly string[], provider: ManyValuesProvider<V>): Promise<Map<string, V>> {
+    if (!GET_MANY.hasSubscribers) return this.#getMany(keys, provider);
+    const size = Array.isArray(keys) ? keys.length : 0;
+    return GET_MANY.tracePromise(
+      () => this.#getMany(keys, provider),
+      message('getMany', undefined, size),
+    );
+  }
+
+  async #getMany(
+    keys: readonly string[],
+    provider: ManyValuesProvider<V>,
+  ): Promise<Map<string, V>> {
     assertKeys(keys);
     assertFunction(provider, 'provider');
     const distinct = [...new Set(keys)];
@@ -141,6 +172,7 @@ export class LocalCache<V> {
         pending.push(key);
       } else {
         this.#hits += 1;
+        publishEvent('local-cache', 'hit', key);
         result.set(key, recent.value);
       }
     }
@@ -160,7 +192,12 @@ export class LocalCache<V> {
    * @throws CacheUnavailableError when the tag could not be written: other processes may
    *   keep their copy (until its tag expires); retrying is safe
    */
-  async invalidate(key: string): Promise<void> {
+  invalidate(key: string): Promise<void> {
+    if (!INVALIDATE.hasSubscribers) return this.#invalidate(key);
+    return INVALIDATE.tracePromise(() => this.#invalidate(key), message('invalidate', key, 1));
+  }
+
+  async #invalidate(key: string): Promise<void> {
     assertKey(key);
     await this.#publishInvalidations([key]);
   }
@@ -171,7 +208,16 @@ export class LocalCache<V> {
    * @throws CacheUnavailableError when some tags could not be written (the others were);
    *   retrying the whole call is safe
    */
-  async invalidateMany(keys: readonly string[]): Promise<void> {
+  invalidateMany(keys: readonly string[]): Promise<void> {
+    if (!INVALIDATE_MANY.hasSubscribers) return this.#invalidateMany(keys);
+    const size = Array.isArray(keys) ? keys.length : 0;
+    return INVALIDATE_MANY.tracePromise(
+      () => this.#invalidateMany(keys),
+      message('invalidateMany', undefined, size),
+    );
+  }
+
+  async #invalidateMany(keys: readonly string[]): Promise<void> {
     assertKeys(keys);
     if (keys.length === 0) return;
     await this.#publishInvalidations([...new Set(keys)]);
@@ -246,6 +292,7 @@ export class LocalCache<V> {
     } catch (error) {
       if (!isCacheUnavailable(error)) throw error;
       this.#errors += 1;
+      publishEvent('local-cache', 'tagStoreError', undefined);
     }
     const answers = new Map<string, V | Promise<V>>();
     const toLoad: LoadItem[] = [];
@@ -259,10 +306,12 @@ export class LocalCache<V> {
           this.#now() - entry.checkedAt <= this.#options.graceMs
         ) {
           this.#staleServed += 1;
+          publishEvent('local-cache', 'staleServed', key);
           answers.set(key, entry.value);
           continue;
         }
         this.#misses += 1;
+        publishEvent('local-cache', 'miss', key);
         // Only a load that began after this read did is as fresh as this read needs.
         const flight = this.#flights.find(key, UNTAGGED);
         if (flight !== undefined && flight.seq > readSeq) answers.set(key, flight.promise);
@@ -273,10 +322,12 @@ export class LocalCache<V> {
       if (entry !== undefined && entry.tag === tag) {
         if (entry.checkedAt < checkStart) entry.checkedAt = checkStart;
         this.#hits += 1;
+        publishEvent('local-cache', 'hit', key);
         answers.set(key, entry.value);
         continue;
       }
       this.#misses += 1;
+      publishEvent('local-cache', 'miss', key);
       // A load under the tag this read saw began after that tag was written, so after any
       // invalidation this read must reflect: joining it is safe.
       const flight = this.#flights.find(key, tag);
@@ -299,6 +350,7 @@ export class LocalCache<V> {
     const seq = ++this.#seq;
     const loadedAt = this.#now();
     this.#loads += 1;
+    publishEvent('local-cache', 'load', undefined);
     const pending = items.map((item) => {
       const settle = deferred<V>();
       const flight: Flight<V> = { promise: settle.promise, seq, discarded: false };
@@ -406,7 +458,9 @@ export class LocalCache<V> {
       outcome.status === 'rejected' ? [outcome.reason as unknown] : [],
     );
     if (failures.length === 0) return;
-    this.#errors += failures.filter(isCacheUnavailable).length;
+    const unavailable = failures.filter(isCacheUnavailable).length;
+    this.#errors += unavailable;
+    if (unavailable > 0) publishEvent('local-cache', 'tagStoreError', undefined, unavailable);
     const first = failures[0];
     if (keys.length === 1 || !failures.every(isCacheUnavailable)) throw first;
     throw new CacheUnavailableError(

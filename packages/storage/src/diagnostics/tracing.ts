@@ -145,16 +145,8 @@ export function publishEvent(
  */
 export const SHARDCOUNT_OPERATIONS: Readonly<Record<ShardcountPackageName, readonly string[]>> =
   Object.freeze({
-    core: Object.freeze([
-      'increment',
-      'decrement',
-      'getCounter',
-      'createCounter',
-      'updateCounter',
-      'reset',
-      'delete',
-    ]),
-    pingpong: Object.freeze(['increment', 'get', 'flush', 'reset', 'delete']),
-    'local-cache': Object.freeze(['get', 'getMany', 'invalidate']),
+    core: Object.freeze([]),
+    pingpong: Object.freeze([]),
+    'local-cache': Object.freeze(['get', 'getMany', 'invalidate', 'invalidateMany']),
     storage: Object.freeze([]),
   });
