@@ -201,6 +201,7 @@ const READMES_WITH_QUICK_STARTS = [
   'packages/core/README.md',
   'packages/pingpong/README.md',
   'packages/local-cache/README.md',
+  'packages/opentelemetry/README.md',
 ];
 
 /** A real increment through the packed packages, against the test run's emulator + memcached. */
