@@ -145,6 +145,8 @@ export class ValkeyCacheStore implements CacheStore {
   readonly #versionPrefix = `${randomBytes(9).toString('base64url')}.`;
   #versionCounter = 0;
   #inFlight = 0;
+  /** Whether the standalone connection's socket is corked until the end of this tick. */
+  #corked = false;
   #drained: (() => void) | undefined;
   #closed = false;
 
@@ -426,6 +428,25 @@ export class ValkeyCacheStore implements CacheStore {
     );
   }
 
+  /**
+   * Corks a standalone client's socket until the current tick's callbacks have run, so the
+   * commands of every call made meanwhile leave in one system call instead of one each
+   * (under concurrency, most of a call's client-side cost). Nothing waits for a timer: the
+   * socket is uncorked in `process.nextTick`, before any I/O.
+   */
+  #batchWrites(): void {
+    if (this.#corked || this.#cluster !== undefined) return;
+    const client = this.#client as Redis;
+    const stream = client.stream;
+    if (client.status !== 'ready' || stream === undefined || stream.writableCorked > 0) return;
+    stream.cork();
+    this.#corked = true;
+    process.nextTick(() => {
+      this.#corked = false;
+      stream.uncork();
+    });
+  }
+
   #nextVersion(): string {
     this.#versionCounter += 1;
     return this.#versionPrefix + this.#versionCounter.toString(36);
@@ -460,6 +481,7 @@ export class ValkeyCacheStore implements CacheStore {
     const admitted = admission ?? this.#failFast.admit(operation, key, node);
     const timeoutMs = this.#timeoutMs;
     this.#inFlight += 1;
+    this.#batchWrites();
     return new Promise<T>((resolve, reject) => {
       const pending: PendingCall = {
         deadlineMs: performance.now() + timeoutMs,
