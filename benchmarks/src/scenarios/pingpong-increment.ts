@@ -26,6 +26,11 @@ export const pingpongIncrementScenario: Scenario = {
     };
     const rows: CaseResult[] = [];
     try {
+      // A warm process: each name's one-time registration (a store write, and on the real
+      // backend the Datastore client's first call) happens before measuring, not inside the
+      // first case. Increments never touch the store afterwards.
+      for (const concurrency of CONCURRENCIES) await counter.increment(`views-c${concurrency}`);
+      await counter.flush({ names: [] });
       for (const concurrency of CONCURRENCIES) {
         const rawKey = `bench:${ctx.runId}:raw-c${concurrency}`;
         const limit = await ctx.measure({
@@ -58,7 +63,7 @@ export const pingpongIncrementScenario: Scenario = {
         ctx.backend.kind === 'embedded'
           ? 'Embedded run: there is no memcached, so the raw baseline is `MemoryCacheStore.incr` on the same cache (through the same counting wrapper); the ratio is pingpong’s own CPU cost. Run `pnpm bench -- --backend real` for raw memjs on a real memcached.'
           : `Real run: the raw baseline is ${raw.label}; pingpong goes through ${ctx.backend.adapters.cacheStore} (with a per-call timeout).`,
-        'Store round trips are pingpong’s name registry (one batched write per new name, after `registrationDelayMs`); increments never touch the store.',
+        'Each name is incremented once and registered (`flush({ names: [] })`) before measuring: registration is a one-time store write per name and process, off the increment path; increments never touch the store.',
       ],
     };
   },
