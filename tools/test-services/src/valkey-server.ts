@@ -45,6 +45,15 @@ export interface ValkeyCluster {
   readonly nodes: readonly ValkeyServer[];
   /** `host:port` of every node, comma-separated: what tests pass around. */
   readonly addresses: string;
+  /** `host:port` of the primaries now, as the cluster reports them. */
+  primaries(): Promise<string[]>;
+  /**
+   * A coordinated failover (`CLUSTER FAILOVER` on a replica of `primary`): the replica takes
+   * every write of its primary, then the roles swap. Resolves with the new primary's
+   * `host:port` once every node sees it as the owner of the old primary's slots. Needs
+   * `replicasPerPrimary` of at least 1.
+   */
+  failover(primary: string): Promise<string>;
   /** Stops every node and removes their files. Idempotent. */
   stop(): Promise<void>;
 }
@@ -209,7 +218,67 @@ export async function startValkeyCluster(
     await stop();
     throw error;
   }
-  return { nodes, addresses: nodes.map((node) => node.address).join(','), stop };
+  const byAddress = (address: string): ValkeyServer => {
+    const node = nodes.find((n) => n.address === address);
+    if (node === undefined) throw new Error(`${address} is not a node of this cluster.`);
+    return node;
+  };
+  const listPrimaries = async (): Promise<string[]> =>
+    (await clusterNodes(nodes[0]!)).filter((n) => n.primary).map((n) => n.address);
+  const failover = async (primary: string): Promise<string> => {
+    const table = await clusterNodes(byAddress(primary));
+    const me = table.find((n) => n.address === primary);
+    const replica = table.find((n) => !n.primary && n.primaryId === me?.id);
+    if (me === undefined || replica === undefined) {
+      throw new Error(`${primary} is not a primary with a replica.`);
+    }
+    const target = byAddress(replica.address);
+    const ok = await query(target.host, target.port, 'CLUSTER FAILOVER', /^(\+OK|-.*)\r\n/);
+    if (ok?.[1] !== '+OK') throw new Error(`CLUSTER FAILOVER on ${replica.address}: ${ok?.[1]}`);
+    const deadline = Date.now() + CLUSTER_DEADLINE_MS;
+    for (;;) {
+      const views = await Promise.all(nodes.map((node) => clusterNodes(node)));
+      const agreed = views.every((view) =>
+        view.some((n) => n.address === replica.address && n.primary),
+      );
+      if (agreed) return replica.address;
+      if (Date.now() > deadline) throw new Error(`failover to ${replica.address} never completed.`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  return {
+    nodes,
+    addresses: nodes.map((node) => node.address).join(','),
+    primaries: listPrimaries,
+    failover,
+    stop,
+  };
+}
+
+/** One line of `CLUSTER NODES`. */
+interface ClusterNodeLine {
+  readonly id: string;
+  readonly address: string;
+  readonly primary: boolean;
+  readonly primaryId: string | undefined;
+}
+
+/** `CLUSTER NODES` as `node` sees the cluster (empty when it does not answer). */
+async function clusterNodes(node: ValkeyServer): Promise<ClusterNodeLine[]> {
+  const reply = await query(node.host, node.port, 'CLUSTER NODES', /^\$\d+\r\n([\s\S]*)\r\n$/);
+  return (reply?.[1] ?? '')
+    .trim()
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [id, address, flags, primaryId] = line.split(' ');
+      return {
+        id: id ?? '',
+        address: (address ?? '').split('@')[0] ?? '',
+        primary: (flags ?? '').split(',').includes('master'),
+        primaryId: primaryId === '-' ? undefined : primaryId,
+      };
+    });
 }
 
 async function startNode(port: number | undefined, extraArgs: string[]): Promise<ValkeyServer> {
