@@ -627,8 +627,10 @@ const COMPACT_AFTER = 1024;
  * only flagged, and a single timer, set for the oldest unanswered call's deadline, expires
  * what is due and re-arms for the next. A call therefore still fails at its own deadline,
  * but the hot path sets no timer and clears none (a timer per call was most of the store's
- * overhead over raw memjs). While nothing is in flight the timer is unreferenced, so it
- * never keeps a process alive.
+ * overhead over raw memjs). The timer is unreferenced: it never keeps a process alive on its
+ * own, and need not, since a call in flight always has its memjs socket (connecting or
+ * connected) holding the event loop, and a socket that closes fails its calls at once (see
+ * the socket guard).
  */
 class DeadlineSweep {
   #queue: TimedCall[] = [];
@@ -641,7 +643,7 @@ class DeadlineSweep {
   /** Starts tracking `call`. */
   add(call: TimedCall): void {
     this.#queue.push(call);
-    if (this.#pending++ === 0 && this.#timer !== undefined) this.#timer.ref();
+    this.#pending++;
     if (call.deadline < this.#timerDue) this.#arm(call.deadline);
   }
 
@@ -649,7 +651,6 @@ class DeadlineSweep {
   done(call: TimedCall): void {
     call.settled = true;
     if (--this.#pending > 0) return;
-    this.#timer?.unref();
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 
@@ -663,7 +664,7 @@ class DeadlineSweep {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerDue = deadline;
     this.#timer = setTimeout(() => this.#sweep(), Math.max(0, deadline - performance.now()));
-    if (this.#pending === 0) this.#timer.unref();
+    this.#timer.unref();
   }
 
   #sweep(): void {
