@@ -235,6 +235,44 @@ export function durabilityScenarios(
       expect((await entityOf(name))?.deleted).toBe(false);
     });
 
+    it('delete racing increments and a flush: the discarded counts never come back', async () => {
+      const counter = env.counter();
+      const name = fresh('delete-race');
+      await inParallel(4, 50, () => counter.increment(name)); // 200 before, discarded
+      env.clock.closeEpoch();
+      const gated = new GatedCache(env.cache);
+      const slow = env.counter({ cache: gated });
+      const hold = gated.holdNextGetMany();
+      const slowFlush = slow.flush({ names: [name] });
+      await hold.reached;
+      let during = 0;
+      let stop = false;
+      const racing = inParallel(3, 1, async () => {
+        while (!stop) {
+          await counter.increment(name);
+          during++;
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      });
+      try {
+        await counter.delete(name);
+      } finally {
+        stop = true;
+        await racing;
+        hold.release();
+      }
+      expect((await slowFlush).errors).toEqual([]);
+      env.clock.closeEpoch();
+      await counter.flush();
+      env.clock.closeEpoch();
+      await counter.flush();
+      const { durable, pending } = await counter.get(name);
+      expect(pending).toBe(0);
+      expect(during).toBeLessThan(200); // so a leak of the discarded 200 would show
+      expect(durable).toBeGreaterThanOrEqual(0);
+      expect(durable).toBeLessThanOrEqual(during);
+    });
+
     it('reset and delete need memcache: with it down they change nothing', async () => {
       const counter = env.counter();
       const name = fresh('reset-down');
