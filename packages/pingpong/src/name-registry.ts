@@ -106,6 +106,14 @@ export class NameRegistry {
     this.#remembered.delete(name);
   }
 
+  /** Oldest epoch noted for `name` and not registered yet (pending or being written). */
+  notedEpoch(name: string): number | undefined {
+    const pending = this.#pending.get(name);
+    const inFlight = this.#inFlight.get(name);
+    if (pending === undefined) return inFlight;
+    return inFlight === undefined ? pending : Math.min(pending, inFlight);
+  }
+
   /** Names noted but not yet registered (including those being written now), with their oldest epoch. */
   unregistered(): Map<string, number> {
     const names = new Map(this.#inFlight);

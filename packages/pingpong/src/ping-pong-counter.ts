@@ -432,18 +432,20 @@ export class PingPongCounter {
   }
 
   /**
-   * The epochs of `name` to read, up to `last`: from its oldest open epoch, or, without an
-   * entity, from the oldest epoch this process noted for it (else the two newest drainable
-   * ones: a name nobody registered yet), at most {@link MAX_EPOCHS_PER_READ} of them.
+   * The epochs of `name` to read, up to `last`: from its oldest open epoch (or an older open
+   * one this process noted and has not registered yet), or, without an entity, from the
+   * oldest epoch this process noted for it (else the two newest drainable ones: a name
+   * nobody registered yet), at most {@link MAX_EPOCHS_PER_READ} of them.
    */
   #openRange(name: string, entity: PingPongCounterEntity | undefined, last: number): EpochRange {
     const nowMs = this.#options.now();
+    const noted = this.#registry.notedEpoch(name) ?? Number.POSITIVE_INFINITY;
     let first: number;
     if (entity !== undefined) {
-      first = openStart(entity);
+      // Also the older open epochs this process incremented but has not registered yet.
+      first = Math.max(entity.closedBefore, Math.min(openStart(entity), noted));
     } else {
-      const noted = this.#registry.unregistered().get(name);
-      first = Math.min(noted ?? Number.POSITIVE_INFINITY, this.#schedule.lastClosable(nowMs));
+      first = Math.min(noted, this.#schedule.lastClosable(nowMs));
     }
     return { first, last: Math.min(last, first + MAX_EPOCHS_PER_READ - 1) };
   }
