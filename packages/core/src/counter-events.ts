@@ -88,6 +88,16 @@ export interface CounterEventMap {
   shardsGrown: ShardsGrownEvent;
 }
 
+/** Names of every event in {@link CounterEventMap}. */
+export const COUNTER_EVENT_NAMES: readonly (keyof CounterEventMap)[] = Object.freeze([
+  'contention',
+  'retry',
+  'cacheHit',
+  'cacheMiss',
+  'cacheError',
+  'shardsGrown',
+]);
+
 /** A listener of event `E`. */
 export type CounterEventListener<E extends keyof CounterEventMap> = (
   event: CounterEventMap[E],

@@ -328,7 +328,13 @@ export function assertSameOperation(
   const was = `${record.type}${record.mode ? ` (${record.mode})` : ''} of ${record.requestedAmount}`;
   throw new InvalidArgumentError(
     `idempotencyKey ${quoteName(record.idempotencyKey)} was already used on counter ${quoteName(record.counterName)} for a ${was}; a key names one operation, so use a new key for a different one.`,
-    { context: { counterName: record.counterName, operationId: record.operationId } },
+    {
+      context: {
+        argument: 'options.idempotencyKey',
+        counterName: record.counterName,
+        operationId: record.operationId,
+      },
+    },
   );
 }
 

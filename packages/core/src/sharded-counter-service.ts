@@ -1,20 +1,18 @@
 import {
   AmbiguousCommitError,
+  assertBoolean,
+  assertFunction,
+  assertOneOf,
   type CacheStore,
-  describeValue,
   type EntityStore,
   InvalidArgumentError,
   type RetryPolicy,
+  readOptions,
 } from '@shardcount/storage';
 import { CachedTotals } from './cached-total.js';
+import { type CounterData, counterKey, MAX_SHARDS, shardKeys } from './counter-entities.js';
 import {
-  type CounterData,
-  counterKey,
-  counterKinds,
-  MAX_SHARDS,
-  shardKeys,
-} from './counter-entities.js';
-import {
+  COUNTER_EVENT_NAMES,
   type CounterEventListener,
   type CounterEventMap,
   CounterEvents,
@@ -45,7 +43,14 @@ import {
   resetCounter,
   updateCounter,
 } from './maintenance.js';
+import {
+  DECREMENT_OPTIONS,
+  INCREMENT_OPTIONS,
+  readCounterChanges,
+  readWriteOptions,
+} from './method-options.js';
 import { readCounterForFill, readCounterFromStore } from './read-counter.js';
+import { resolveServiceOptions } from './resolve-options.js';
 import {
   type CounterView,
   isMutable,
@@ -58,11 +63,7 @@ import {
   assertAmount,
   assertCounterName,
   assertDescription,
-  assertIdempotencyKey,
   assertNumShards,
-  assertOptionalBoolean,
-  assertOptions,
-  assertWholeNumber,
 } from './validation.js';
 
 /** Automatic shard growth; see {@link ShardedCounterServiceOptions.autoShard}. */
@@ -123,9 +124,11 @@ export interface ShardedCounterServiceOptions {
   /** Lifetime written into operation records (`expiresAt`) for a Datastore TTL policy, in seconds. Default 7 days. */
   readonly idempotencyTtlSeconds?: number;
   /**
-   * Retry policy of the service's transactions on contention, over the store's policy.
-   * Default `{ retries: 20 }`: counters are where contention lives, and a lost race writes
-   * nothing, so retrying is always safe (autoShard removes the contention itself).
+   * Retry policy of the service's transactions on contention, merged over storage's
+   * `DEFAULT_RETRY_POLICY` with `retries: 20` (the store instance's own policy does not apply):
+   * counters are where contention lives, and a lost race writes nothing, so retrying is always
+   * safe (autoShard removes the contention itself). Checked by the constructor; ranges on
+   * `RetryPolicy`.
    */
   readonly retry?: Partial<RetryPolicy>;
   /**
@@ -189,76 +192,35 @@ export class ShardedCounterService {
    * Creates the service. No I/O happens here.
    *
    * @param options - store, cache and tuning; see {@link ShardedCounterServiceOptions}
-   * @throws InvalidArgumentError for an option out of range
+   * @throws InvalidArgumentError for an option out of range, of the wrong type, `null`, or not
+   *   declared by {@link ShardedCounterServiceOptions} (naming it in `context.argument`)
    */
   constructor(options: ShardedCounterServiceOptions) {
-    assertOptions('ShardedCounterService options', options);
-    if (options === undefined || typeof options.store !== 'object' || options.store === null) {
-      throw new InvalidArgumentError('ShardedCounterService needs a store (an EntityStore).');
-    }
-    if (typeof options.cache !== 'object' || options.cache === null) {
-      throw new InvalidArgumentError('ShardedCounterService needs a cache (a CacheStore).');
-    }
-    const numInitialShards = options.numInitialShards ?? 3;
-    assertNumShards('numInitialShards', numInitialShards);
-    const ttlSeconds = options.cacheTtlSeconds ?? 60;
-    assertWholeNumber('cacheTtlSeconds', ttlSeconds, 1);
-    const leaseTtlSeconds = options.cacheLeaseTtlSeconds ?? 5;
-    assertWholeNumber('cacheLeaseTtlSeconds', leaseTtlSeconds, 1);
-    const timeoutMs = options.cacheTimeoutMs ?? 1000;
-    assertWholeNumber('cacheTimeoutMs', timeoutMs, 1);
-    const casRetries = options.cacheCasRetries ?? 5;
-    assertWholeNumber('cacheCasRetries', casRetries, 0);
-    const metadataTtlMs = options.metadataTtlMs ?? 5000;
-    assertWholeNumber('metadataTtlMs', metadataTtlMs, 1);
-    const metadataMaxEntries = options.metadataMaxEntries ?? 10_000;
-    assertWholeNumber('metadataMaxEntries', metadataMaxEntries, 1);
-    const idempotencyTtlSeconds = options.idempotencyTtlSeconds ?? 7 * 24 * 3600;
-    assertWholeNumber('idempotencyTtlSeconds', idempotencyTtlSeconds, 1);
-    const keyPrefix = options.cacheKeyPrefix ?? 'shardcount:';
-    if (typeof keyPrefix !== 'string') {
-      throw new InvalidArgumentError(
-        `cacheKeyPrefix must be a string, got ${describeValue(keyPrefix)}.`,
-      );
-    }
-    const kindPrefix = options.kindPrefix ?? 'Shardcount';
-    const commitLimit = options.store.limits?.maxMutationsPerCommit;
-    if (typeof commitLimit !== 'number' || !(commitLimit >= 2)) {
-      throw new InvalidArgumentError(
-        `ShardedCounterService needs a store whose limits.maxMutationsPerCommit is at least 2, got ${describeValue(commitLimit)}.`,
-      );
-    }
-    const maxWrites = options.maxWritesPerTransaction ?? commitLimit;
-    assertWholeNumber('maxWritesPerTransaction', maxWrites, 2);
-    if (maxWrites > commitLimit) {
-      throw new InvalidArgumentError(
-        `maxWritesPerTransaction (${maxWrites}) is more than the store allows in one transaction (${commitLimit}): batches that large would always fail.`,
-      );
-    }
-    if (options.autoShard !== undefined) {
-      assertOptions('autoShard', options.autoShard);
-      assertNumShards('autoShard.maxShards', options.autoShard.maxShards);
-      const cooldownMs = options.autoShard.cooldownMs ?? 1000;
-      assertWholeNumber('autoShard.cooldownMs', cooldownMs, 0);
-      this.#autoShard = { maxShards: options.autoShard.maxShards, cooldownMs };
-    }
+    const resolved = resolveServiceOptions(options);
+    this.#autoShard = resolved.autoShard;
     const totals = new CachedTotals(
-      options.cache,
-      { keyPrefix, ttlSeconds, leaseTtlSeconds, timeoutMs, casRetries },
+      resolved.cache,
+      {
+        keyPrefix: resolved.cacheKeyPrefix,
+        ttlSeconds: resolved.cacheTtlSeconds,
+        leaseTtlSeconds: resolved.cacheLeaseTtlSeconds,
+        timeoutMs: resolved.cacheTimeoutMs,
+        casRetries: resolved.cacheCasRetries,
+      },
       this.#events,
     );
     this.#ctx = new ServiceContext(
-      options.store,
-      counterKinds(kindPrefix),
+      resolved.store,
+      resolved.kinds,
       totals,
       this.#events,
       {
-        numInitialShards,
-        idempotencyTtlSeconds,
-        maxWritesPerTransaction: maxWrites,
-        retry: { retries: 20, ...options.retry },
+        numInitialShards: resolved.numInitialShards,
+        idempotencyTtlSeconds: resolved.idempotencyTtlSeconds,
+        maxWritesPerTransaction: resolved.maxWritesPerTransaction,
+        retry: resolved.retry,
       },
-      { ttlMs: metadataTtlMs, maxEntries: metadataMaxEntries },
+      { ttlMs: resolved.metadataTtlMs, maxEntries: resolved.metadataMaxEntries },
     );
   }
 
@@ -267,6 +229,8 @@ export class ShardedCounterService {
    * e.g. to feed metrics. Returns a function that unsubscribes.
    */
   on<E extends keyof CounterEventMap>(event: E, listener: CounterEventListener<E>): () => void {
+    assertOneOf(event, 'event', COUNTER_EVENT_NAMES);
+    assertFunction(listener, 'listener');
     return this.#events.on(event, listener);
   }
 
@@ -294,11 +258,9 @@ export class ShardedCounterService {
   ): Promise<CounterOperation> {
     assertCounterName(name);
     assertAmount(amount, name);
-    assertOptions('increment options', options);
-    assertOptionalBoolean('isolated', options.isolated);
-    if (options.idempotencyKey !== undefined) assertIdempotencyKey(options.idempotencyKey);
+    const { isolated, idempotencyKey } = readWriteOptions(options, name, INCREMENT_OPTIONS);
     const ctx = this.#ctx;
-    const joined = options.isolated === false && ctx.store.inTransaction;
+    const joined = isolated === false && ctx.store.inTransaction;
     let view = ctx.view(name);
     // No view yet (this process's first increment of the counter), or one that would refuse
     // the increment (a refusal must come from the store): read the counter outside the
@@ -323,7 +285,7 @@ export class ShardedCounterService {
                 ctx,
                 name,
                 amount,
-                options.idempotencyKey,
+                idempotencyKey,
                 current,
                 claim.index,
                 slow,
@@ -382,23 +344,16 @@ export class ShardedCounterService {
   ): Promise<CounterOperation> {
     assertCounterName(name);
     assertAmount(amount, name);
-    assertOptions('decrement options', options);
-    assertOptionalBoolean('isolated', options.isolated);
-    const mode = options.mode ?? 'upTo';
-    if (mode !== 'upTo' && mode !== 'exact') {
-      throw new InvalidArgumentError(`mode must be 'upTo' or 'exact', got ${describeValue(mode)}.`);
-    }
-    const oneTransaction = mode === 'exact' || options.isolated === false;
-    if (options.idempotencyKey !== undefined) {
-      assertIdempotencyKey(options.idempotencyKey);
-      if (!oneTransaction) {
-        throw new InvalidArgumentError(
-          "idempotencyKey needs a decrement that runs as one transaction: mode 'exact' or isolated: false (an 'upTo' decrement spans several transactions).",
-        );
-      }
+    const { isolated, idempotencyKey, mode } = readWriteOptions(options, name, DECREMENT_OPTIONS);
+    const oneTransaction = mode === 'exact' || isolated === false;
+    if (idempotencyKey !== undefined && !oneTransaction) {
+      throw new InvalidArgumentError(
+        "options.idempotencyKey needs a decrement that runs as one transaction: mode 'exact' or isolated: false (an 'upTo' decrement spans several transactions).",
+        { context: { argument: 'options.idempotencyKey', counterName: name } },
+      );
     }
     const ctx = this.#ctx;
-    const joined = options.isolated === false && ctx.store.inTransaction;
+    const joined = isolated === false && ctx.store.inTransaction;
     const progress = { applied: 0 };
     let outcome: Awaited<ReturnType<typeof decrementCascade>>;
     try {
@@ -406,7 +361,7 @@ export class ShardedCounterService {
         ? await ctx.run(
             name,
             'decrement',
-            () => decrementInTransaction(ctx, name, amount, mode, options.idempotencyKey),
+            () => decrementInTransaction(ctx, name, amount, mode, idempotencyKey),
             { joined },
           )
         : await decrementCascade(ctx, name, amount, progress);
@@ -427,10 +382,10 @@ export class ShardedCounterService {
    */
   async getCounter(name: string, options: GetCounterOptions = {}): Promise<Counter | undefined> {
     assertCounterName(name);
-    assertOptions('getCounter options', options);
-    assertOptionalBoolean('skipCache', options.skipCache);
+    const { skipCache } = readOptions(options, 'options', ['skipCache'], { counterName: name });
+    if (skipCache !== undefined) assertBoolean(skipCache, 'options.skipCache');
     const ctx = this.#ctx;
-    if (options.skipCache === true) return readCounterFromStore(ctx, name);
+    if (skipCache === true) return readCounterFromStore(ctx, name);
     const cached = await ctx.totals.read(name);
     if (cached.state === 'hit') return cached.counter;
     const read = await readCounterForFill(ctx, name);
@@ -445,11 +400,14 @@ export class ShardedCounterService {
    */
   async createCounter(name: string, options: CreateCounterOptions = {}): Promise<Counter> {
     assertCounterName(name);
-    assertOptions('createCounter options', options);
-    const numShards = options.numShards ?? this.#ctx.settings.numInitialShards;
-    assertNumShards('numShards', numShards);
-    const description = options.description ?? '';
-    assertDescription(description);
+    const fields = readOptions(options, 'options', ['numShards', 'description'], {
+      counterName: name,
+    });
+    const numShards =
+      fields.numShards === undefined ? this.#ctx.settings.numInitialShards : fields.numShards;
+    assertNumShards(numShards, 'options.numShards');
+    const description = fields.description === undefined ? '' : fields.description;
+    assertDescription(description, 'options.description');
     const created = await createCounter(this.#ctx, name, numShards, description);
     return toCounter(created, 0);
   }
@@ -469,22 +427,8 @@ export class ShardedCounterService {
    */
   async updateCounter(name: string, options: UpdateCounterOptions): Promise<Counter> {
     assertCounterName(name);
-    assertOptions('updateCounter options', options);
-    if (options === undefined) {
-      throw new InvalidArgumentError('updateCounter needs an options object.');
-    }
-    if (options.numShards !== undefined) assertNumShards('numShards', options.numShards);
-    if (options.description !== undefined) assertDescription(options.description);
-    if (
-      options.status !== undefined &&
-      options.status !== CounterStatus.AVAILABLE &&
-      options.status !== CounterStatus.READ_ONLY_COUNT
-    ) {
-      throw new InvalidArgumentError(
-        `status can only be set to AVAILABLE or READ_ONLY_COUNT, got ${describeValue(options.status)}; DELETING, RESETTING and CHANGING_SHARDS are managed by delete(), reset() and updateCounter({ numShards }).`,
-      );
-    }
-    await updateCounter(this.#ctx, name, options);
+    const changes = readCounterChanges(options, name);
+    await updateCounter(this.#ctx, name, changes);
     const counter = await readCounterFromStore(this.#ctx, name);
     if (counter === undefined) {
       throw new CounterNotFoundError(`Counter ${quoteName(name)} was deleted during the update.`, {

@@ -1,6 +1,14 @@
+/**
+ * Core's argument checks, built on the validation vocabulary of `@shardcount/storage`: every
+ * refusal is an `InvalidArgumentError` (or `OutOfRangeError`) whose `context.argument` names
+ * the argument (`name`, `amount`, `options.numShards`), thrown before any I/O.
+ */
 import {
-  describeValue,
+  assertInteger,
+  assertString,
+  type ErrorContext,
   InvalidArgumentError,
+  invalidArgument,
   MAX_KEY_NAME_BYTES,
   OutOfRangeError,
 } from '@shardcount/storage';
@@ -12,41 +20,52 @@ export const MAX_COUNTER_NAME_BYTES: number = MAX_KEY_NAME_BYTES;
 /** Longest description and idempotency key, in UTF-8 bytes (Datastore's indexed-string limit). */
 export const MAX_TEXT_BYTES = 1500;
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-function assertText(what: string, value: unknown, allowBlank: boolean): asserts value is string {
+/**
+ * A non-blank, well-formed string of at most {@link MAX_TEXT_BYTES} UTF-8 bytes (a counter
+ * name, an idempotency key), or with `allowBlank` any such string (a description).
+ */
+function assertText(
+  value: unknown,
+  argument: string,
+  allowBlank: boolean,
+  context?: ErrorContext,
+): asserts value is string {
   if (typeof value !== 'string' || (!allowBlank && value.trim().length === 0)) {
-    throw new InvalidArgumentError(
-      `${what} must be a ${allowBlank ? '' : 'non-blank '}string, got ${describeValue(value)}.`,
+    const what = allowBlank ? 'a string' : 'a non-blank string';
+    throw invalidArgument(
+      argument,
+      `${what} of at most ${MAX_TEXT_BYTES} UTF-8 bytes`,
+      value,
+      context,
     );
   }
-  if (LONE_SURROGATE.test(value)) {
-    throw new InvalidArgumentError(
-      `${what} contains an unpaired UTF-16 surrogate and cannot be stored as UTF-8.`,
-    );
-  }
+  // Lone surrogates: two different such strings would reach the store as the same bytes.
+  assertString(value, argument, { allowEmpty: true, ...(context ? { context } : {}) });
   const bytes = Buffer.byteLength(value, 'utf8');
   if (bytes > MAX_TEXT_BYTES) {
     throw new InvalidArgumentError(
-      `${what} is ${bytes} UTF-8 bytes; at most ${MAX_TEXT_BYTES} are allowed.`,
-      { context: { bytes } },
+      `${argument} is ${bytes} UTF-8 bytes; at most ${MAX_TEXT_BYTES} are allowed.`,
+      { context: { ...context, argument, bytes } },
     );
   }
 }
 
 /** A counter name: a non-blank string of at most 1500 UTF-8 bytes. */
-export function assertCounterName(name: unknown): asserts name is string {
-  assertText('A counter name', name, false);
+export function assertCounterName(name: unknown, argument = 'name'): asserts name is string {
+  assertText(name, argument, false);
 }
 
 /** An idempotency key: a non-blank string of at most 1500 UTF-8 bytes. */
-export function assertIdempotencyKey(key: unknown): asserts key is string {
-  assertText('An idempotencyKey', key, false);
+export function assertIdempotencyKey(key: unknown, argument: string): asserts key is string {
+  assertText(key, argument, false);
 }
 
 /** A description: any string of at most 1500 UTF-8 bytes. */
-export function assertDescription(description: unknown): asserts description is string {
-  assertText('A description', description, true);
+export function assertDescription(
+  description: unknown,
+  argument: string,
+): asserts description is string {
+  assertText(description, argument, true);
 }
 
 /**
@@ -56,53 +75,21 @@ export function assertDescription(description: unknown): asserts description is 
 export function assertAmount(amount: unknown, counterName: string): asserts amount is number {
   if (typeof amount === 'number' && Number.isInteger(amount) && amount > Number.MAX_SAFE_INTEGER) {
     throw new OutOfRangeError(
-      `The amount ${amount} is past Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}) and cannot be counted exactly.`,
-      { context: { counterName } },
+      `amount ${amount} is past Number.MAX_SAFE_INTEGER (${Number.MAX_SAFE_INTEGER}) and cannot be counted exactly.`,
+      { context: { argument: 'amount', counterName } },
     );
   }
   if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount <= 0) {
-    throw new InvalidArgumentError(
-      `The amount must be a positive whole number (1 to ${Number.MAX_SAFE_INTEGER}), got ${describeValue(amount)}.`,
-      { context: { counterName } },
+    throw invalidArgument(
+      'amount',
+      `a positive whole number (1 to ${Number.MAX_SAFE_INTEGER})`,
+      amount,
+      { counterName },
     );
   }
 }
 
 /** A shard count: a whole number from 1 to {@link MAX_SHARDS}. */
-export function assertNumShards(what: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_SHARDS) {
-    throw new InvalidArgumentError(
-      `${what} must be a whole number from 1 to ${MAX_SHARDS}, got ${describeValue(value)}.`,
-    );
-  }
-}
-
-/** A whole number of at least `min`. */
-export function assertWholeNumber(
-  what: string,
-  value: unknown,
-  min: number,
-): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new InvalidArgumentError(
-      `${what} must be a whole number of at least ${min}, got ${describeValue(value)}.`,
-    );
-  }
-}
-
-/** An options argument: absent or a plain object. */
-export function assertOptions(what: string, value: unknown): void {
-  if (
-    value !== undefined &&
-    (typeof value !== 'object' || value === null || Array.isArray(value))
-  ) {
-    throw new InvalidArgumentError(`${what} must be an object, got ${describeValue(value)}.`);
-  }
-}
-
-/** A boolean option, when present. */
-export function assertOptionalBoolean(what: string, value: unknown): void {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw new InvalidArgumentError(`${what} must be true or false, got ${describeValue(value)}.`);
-  }
+export function assertNumShards(value: unknown, argument: string): asserts value is number {
+  assertInteger(value, argument, { min: 1, max: MAX_SHARDS });
 }

@@ -1396,6 +1396,10 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
           const outcome = call();
           await expect(outcome, label).rejects.toBeInstanceOf(type);
           await expect(call(), label).rejects.toThrow(message);
+          const error = await call().catch((e: unknown) => e);
+          expect((error as InvalidArgumentError).context.argument, label).toMatch(
+            /^(name|amount|options)/,
+          );
         }
         expect(total(store.calls)).toBe(0);
         expect(total(cache.calls)).toBe(0);
