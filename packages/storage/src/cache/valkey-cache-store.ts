@@ -145,8 +145,12 @@ export class ValkeyCacheStore implements CacheStore {
   readonly #versionPrefix = `${randomBytes(9).toString('base64url')}.`;
   #versionCounter = 0;
   #inFlight = 0;
-  /** Whether the standalone connection's socket is corked until the end of this tick. */
-  #corked = false;
+  /** Sockets corked until the end of this tick (see {@link ValkeyCacheStore.#batchWrites}). */
+  readonly #corked = new Set<Redis['stream']>();
+  /** A cluster's node connections by `host:port`, refreshed when a node is not found. */
+  #nodeConnections = new Map<string, Redis>();
+  /** When {@link ValkeyCacheStore.#nodeConnections} was last rebuilt (`performance.now()`). */
+  #nodeConnectionsAtMs = Number.NEGATIVE_INFINITY;
   #drained: (() => void) | undefined;
   #closed = false;
 
@@ -429,22 +433,43 @@ export class ValkeyCacheStore implements CacheStore {
   }
 
   /**
-   * Corks a standalone client's socket until the current tick's callbacks have run, so the
-   * commands of every call made meanwhile leave in one system call instead of one each
-   * (under concurrency, most of a call's client-side cost). Nothing waits for a timer: the
-   * socket is uncorked in `process.nextTick`, before any I/O.
+   * Corks the socket a call to `node` goes out on until the current tick's callbacks have
+   * run, so the commands of every call made meanwhile leave in one system call per
+   * connection instead of one each (under concurrency, most of a call's client-side cost).
+   * Nothing waits for a timer: sockets are uncorked in `process.nextTick`, before any I/O.
    */
-  #batchWrites(): void {
-    if (this.#corked || this.#cluster !== undefined) return;
-    const client = this.#client as Redis;
-    const stream = client.stream;
-    if (client.status !== 'ready' || stream === undefined || stream.writableCorked > 0) return;
+  #batchWrites(node: string): void {
+    const connection =
+      this.#cluster === undefined ? (this.#client as Redis) : this.#nodeConnection(node);
+    if (connection === undefined || connection.status !== 'ready') return;
+    const stream = connection.stream;
+    if (stream === undefined || this.#corked.has(stream) || stream.writableCorked > 0) return;
     stream.cork();
-    this.#corked = true;
-    process.nextTick(() => {
-      this.#corked = false;
-      stream.uncork();
-    });
+    if (this.#corked.size === 0) process.nextTick(this.#uncork);
+    this.#corked.add(stream);
+  }
+
+  readonly #uncork = (): void => {
+    for (const stream of this.#corked) stream.uncork();
+    this.#corked.clear();
+  };
+
+  /** The cluster's connection to `node` (`host:port`), if it has one. */
+  #nodeConnection(node: string): Redis | undefined {
+    let connection = this.#nodeConnections.get(node);
+    const stale = connection === undefined || connection.status === 'end';
+    // At most one rebuild a second: a node the map lacks (slots not known yet) costs nothing.
+    if (stale && performance.now() - this.#nodeConnectionsAtMs > 1000) {
+      this.#nodeConnectionsAtMs = performance.now();
+      this.#nodeConnections = new Map(
+        this.#cluster!.nodes('master').map((redis) => [
+          `${redis.options.host}:${redis.options.port}`,
+          redis,
+        ]),
+      );
+      connection = this.#nodeConnections.get(node);
+    }
+    return connection;
   }
 
   #nextVersion(): string {
@@ -481,7 +506,7 @@ export class ValkeyCacheStore implements CacheStore {
     const admitted = admission ?? this.#failFast.admit(operation, key, node);
     const timeoutMs = this.#timeoutMs;
     this.#inFlight += 1;
-    this.#batchWrites();
+    this.#batchWrites(node);
     return new Promise<T>((resolve, reject) => {
       const pending: PendingCall = {
         deadlineMs: performance.now() + timeoutMs,
