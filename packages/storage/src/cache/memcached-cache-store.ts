@@ -650,6 +650,14 @@ class DeadlineSweep {
   /** Stops tracking `call`: it has been answered or failed. */
   done(call: TimedCall): void {
     call.settled = true;
+    // Answers mostly come in order: drop answered calls from the head at once, so the queue
+    // holds about what is in flight and answered calls die young (cheap to collect).
+    const queue = this.#queue;
+    while (this.#head < queue.length && (queue[this.#head] as TimedCall).settled) this.#head++;
+    if (this.#head >= COMPACT_AFTER) {
+      this.#queue = queue.slice(this.#head);
+      this.#head = 0;
+    }
     if (--this.#pending > 0) return;
     for (const wake of this.#idleWaiters.splice(0)) wake();
   }
@@ -684,6 +692,7 @@ class DeadlineSweep {
       this.#queue = this.#queue.slice(this.#head);
       this.#head = 0;
     }
+    // Answered calls at the head are skipped: the timer waits for the oldest unanswered one.
     const next = this.#queue[this.#head];
     if (next !== undefined) this.#arm(next.deadline);
   }
