@@ -523,6 +523,7 @@ export class ValkeyCacheStore implements CacheStore {
       };
       const finish = (): void => {
         pending.settled = true;
+        this.#deadlines.trim();
         this.#inFlight -= 1;
         if (this.#inFlight === 0 && this.#drained !== undefined) this.#drained();
       };

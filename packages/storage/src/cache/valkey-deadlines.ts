@@ -26,6 +26,19 @@ export class CallDeadlines {
     if (this.#timer === undefined) this.#arm();
   }
 
+  /**
+   * Drops answered calls from the front. Answers mostly come in call order, so the queue
+   * then holds about what is in flight and answered calls die young (cheap to collect).
+   */
+  trim(): void {
+    const queue = this.#queue;
+    while (this.#head < queue.length && queue[this.#head]!.settled) this.#head += 1;
+    if (this.#head >= 1024) {
+      this.#queue = queue.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+
   /** Stops the timer; for a store with nothing in flight (closing), so nothing is lost. */
   stop(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -38,9 +51,9 @@ export class CallDeadlines {
   #fire = (): void => {
     this.#timer = undefined;
     const now = performance.now();
-    const queue = this.#queue;
-    while (this.#head < queue.length) {
-      const call = queue[this.#head]!;
+    // Read the queue afresh each time: an expired call's settling trims (and may compact) it.
+    while (this.#head < this.#queue.length) {
+      const call = this.#queue[this.#head]!;
       if (!call.settled && call.deadlineMs > now) break;
       this.#head += 1;
       if (!call.settled) call.expire();
@@ -62,5 +75,7 @@ export class CallDeadlines {
     }
     const next = this.#queue[this.#head]!;
     this.#timer = setTimeout(this.#fire, Math.max(0, next.deadlineMs - performance.now()));
+    // A call in flight holds its socket, which keeps the process alive; the timer need not.
+    this.#timer.unref();
   }
 }
