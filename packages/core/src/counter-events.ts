@@ -1,3 +1,5 @@
+import { publishEvent } from '@shardcount/storage';
+
 /** The service operations events are attributed to. */
 export type CounterOperationName =
   | 'increment'
@@ -123,8 +125,13 @@ export class CounterEvents {
     };
   }
 
-  /** Calls every listener of `event`. */
+  /**
+   * Calls every listener of `event`, and publishes it on the `shardcount:events` diagnostics
+   * channel (for `@shardcount/opentelemetry`'s `shardcount.core.<event>` counters) when
+   * someone subscribes there.
+   */
   emit<E extends keyof CounterEventMap>(event: E, payload: CounterEventMap[E]): void {
+    publishEvent('core', event, payload.counterName);
     const set = this.#listeners.get(event);
     if (set === undefined) return;
     for (const listener of set) {

@@ -6,10 +6,12 @@ import {
   type CacheStore,
   type EntityStore,
   InvalidArgumentError,
+  type OperationMessage,
   type RetryPolicy,
   readOptions,
 } from '@shardcount/storage';
 import { CachedTotals } from './cached-total.js';
+import { CORE_CHANNELS, coreMessage, setAttribute } from './core-tracing.js';
 import { type CounterData, counterKey, MAX_SHARDS, shardKeys } from './counter-entities.js';
 import {
   COUNTER_EVENT_NAMES,
@@ -251,14 +253,24 @@ export class ShardedCounterService {
    * @throws AmbiguousCommitError when the commit's outcome is unknown; retry with the same
    *   `idempotencyKey` to apply it exactly once
    */
-  async increment(
+  increment(name: string, amount = 1, options: IncrementOptions = {}): Promise<CounterOperation> {
+    const channel = CORE_CHANNELS.increment;
+    if (!channel.hasSubscribers) return this.#increment(name, amount, options, undefined);
+    const message = coreMessage('increment', name);
+    return channel.tracePromise(() => this.#increment(name, amount, options, message), message);
+  }
+
+  async #increment(
     name: string,
-    amount = 1,
-    options: IncrementOptions = {},
+    amount: number,
+    options: IncrementOptions,
+    trace: OperationMessage | undefined,
   ): Promise<CounterOperation> {
     assertCounterName(name);
     assertAmount(amount, name);
     const { isolated, idempotencyKey } = readWriteOptions(options, name, INCREMENT_OPTIONS);
+    setAttribute(trace, 'shardcount.amount', amount);
+    let attempts = 0;
     const ctx = this.#ctx;
     const joined = isolated === false && ctx.store.inTransaction;
     let view = ctx.view(name);
@@ -279,6 +291,7 @@ export class ShardedCounterService {
             name,
             'increment',
             () => {
+              attempts += 1;
               claim?.release();
               claim = ctx.claimShard(name, current?.writable ?? ctx.settings.numInitialShards);
               return incrementInTransaction(
@@ -306,9 +319,13 @@ export class ShardedCounterService {
         }
       }
     } catch (error) {
+      setAttribute(trace, 'shardcount.attempts', attempts);
       if (error instanceof AmbiguousCommitError) await ctx.totals.invalidate(name);
       throw error;
     }
+    setAttribute(trace, 'shardcount.attempts', attempts);
+    setAttribute(trace, 'shardcount.shard', outcome.operation.shardIndex);
+    if (outcome.operation.replayed) setAttribute(trace, 'shardcount.replayed', true);
     if (outcome.counter !== undefined) ctx.remember(outcome.counter);
     const seen = outcome.counter ?? view?.counter;
     if (contended && !joined && seen !== undefined) {
@@ -337,14 +354,24 @@ export class ShardedCounterService {
    * @throws CounterNotMutableError when the counter is read-only, being deleted or reset
    * @throws AmbiguousCommitError when a commit's outcome is unknown
    */
-  async decrement(
+  decrement(name: string, amount = 1, options: DecrementOptions = {}): Promise<CounterOperation> {
+    const channel = CORE_CHANNELS.decrement;
+    if (!channel.hasSubscribers) return this.#decrement(name, amount, options, undefined);
+    const message = coreMessage('decrement', name);
+    return channel.tracePromise(() => this.#decrement(name, amount, options, message), message);
+  }
+
+  async #decrement(
     name: string,
-    amount = 1,
-    options: DecrementOptions = {},
+    amount: number,
+    options: DecrementOptions,
+    trace: OperationMessage | undefined,
   ): Promise<CounterOperation> {
     assertCounterName(name);
     assertAmount(amount, name);
     const { isolated, idempotencyKey, mode } = readWriteOptions(options, name, DECREMENT_OPTIONS);
+    setAttribute(trace, 'shardcount.amount', amount);
+    setAttribute(trace, 'shardcount.mode', mode);
     const oneTransaction = mode === 'exact' || isolated === false;
     if (idempotencyKey !== undefined && !oneTransaction) {
       throw new InvalidArgumentError(
@@ -372,6 +399,9 @@ export class ShardedCounterService {
       throw error;
     }
     if (outcome.counter !== undefined) ctx.remember(outcome.counter);
+    setAttribute(trace, 'shardcount.shard', outcome.operation.shardIndex);
+    setAttribute(trace, 'shardcount.applied_amount', outcome.operation.appliedAmount);
+    if (outcome.operation.replayed) setAttribute(trace, 'shardcount.replayed', true);
     return outcome.operation;
   }
 
@@ -380,13 +410,28 @@ export class ShardedCounterService {
    * holds the total (one round trip); otherwise from the store (one batched lookup of the
    * counter and its shards), filling the cache with a lease so no stale total can land.
    */
-  async getCounter(name: string, options: GetCounterOptions = {}): Promise<Counter | undefined> {
+  getCounter(name: string, options: GetCounterOptions = {}): Promise<Counter | undefined> {
+    const channel = CORE_CHANNELS.getCounter;
+    if (!channel.hasSubscribers) return this.#getCounter(name, options, undefined);
+    const message = coreMessage('getCounter', name);
+    return channel.tracePromise(() => this.#getCounter(name, options, message), message);
+  }
+
+  async #getCounter(
+    name: string,
+    options: GetCounterOptions,
+    trace: OperationMessage | undefined,
+  ): Promise<Counter | undefined> {
     assertCounterName(name);
     const { skipCache } = readOptions(options, 'options', ['skipCache'], { counterName: name });
     if (skipCache !== undefined) assertBoolean(skipCache, 'options.skipCache');
     const ctx = this.#ctx;
-    if (skipCache === true) return readCounterFromStore(ctx, name);
+    if (skipCache === true) {
+      setAttribute(trace, 'shardcount.cache.outcome', 'skipped');
+      return readCounterFromStore(ctx, name);
+    }
     const cached = await ctx.totals.read(name);
+    setAttribute(trace, 'shardcount.cache.outcome', cached.state === 'hit' ? 'hit' : 'miss');
     if (cached.state === 'hit') return cached.counter;
     const read = await readCounterForFill(ctx, name);
     if (cached.ticket !== undefined) await ctx.totals.fill(name, cached.ticket, read);
@@ -398,7 +443,18 @@ export class ShardedCounterService {
    *
    * @throws CounterExistsError when the name is taken (also while it is being deleted)
    */
-  async createCounter(name: string, options: CreateCounterOptions = {}): Promise<Counter> {
+  createCounter(name: string, options: CreateCounterOptions = {}): Promise<Counter> {
+    const channel = CORE_CHANNELS.createCounter;
+    if (!channel.hasSubscribers) return this.#createCounter(name, options, undefined);
+    const message = coreMessage('createCounter', name);
+    return channel.tracePromise(() => this.#createCounter(name, options, message), message);
+  }
+
+  async #createCounter(
+    name: string,
+    options: CreateCounterOptions,
+    trace: OperationMessage | undefined,
+  ): Promise<Counter> {
     assertCounterName(name);
     const fields = readOptions(options, 'options', ['numShards', 'description'], {
       counterName: name,
@@ -408,6 +464,7 @@ export class ShardedCounterService {
     assertNumShards(numShards, 'options.numShards');
     const description = fields.description === undefined ? '' : fields.description;
     assertDescription(description, 'options.description');
+    setAttribute(trace, 'shardcount.shards', numShards);
     const created = await createCounter(this.#ctx, name, numShards, description);
     return toCounter(created, 0);
   }
@@ -425,9 +482,23 @@ export class ShardedCounterService {
    * @returns the counter after the change, read from the store
    * @throws CounterNotFoundError, CounterNotMutableError (while `DELETING`)
    */
-  async updateCounter(name: string, options: UpdateCounterOptions): Promise<Counter> {
+  updateCounter(name: string, options: UpdateCounterOptions): Promise<Counter> {
+    const channel = CORE_CHANNELS.updateCounter;
+    if (!channel.hasSubscribers) return this.#updateCounter(name, options, undefined);
+    const message = coreMessage('updateCounter', name);
+    return channel.tracePromise(() => this.#updateCounter(name, options, message), message);
+  }
+
+  async #updateCounter(
+    name: string,
+    options: UpdateCounterOptions,
+    trace: OperationMessage | undefined,
+  ): Promise<Counter> {
     assertCounterName(name);
     const changes = readCounterChanges(options, name);
+    if (changes.numShards !== undefined)
+      setAttribute(trace, 'shardcount.shards', changes.numShards);
+    if (changes.status !== undefined) setAttribute(trace, 'shardcount.status', changes.status);
     await updateCounter(this.#ctx, name, changes);
     const counter = await readCounterFromStore(this.#ctx, name);
     if (counter === undefined) {
@@ -449,7 +520,13 @@ export class ShardedCounterService {
    * @throws CounterNotFoundError, CounterNotMutableError (read-only or being deleted)
    * @throws LimitExceededError past the legacy Datastore entity-group limit
    */
-  async reset(name: string): Promise<void> {
+  reset(name: string): Promise<void> {
+    const channel = CORE_CHANNELS.reset;
+    if (!channel.hasSubscribers) return this.#reset(name);
+    return channel.tracePromise(() => this.#reset(name), coreMessage('reset', name));
+  }
+
+  async #reset(name: string): Promise<void> {
     assertCounterName(name);
     await resetCounter(this.#ctx, name);
   }
@@ -461,9 +538,18 @@ export class ShardedCounterService {
    *
    * @returns whether the counter existed
    */
-  async delete(name: string): Promise<boolean> {
+  delete(name: string): Promise<boolean> {
+    const channel = CORE_CHANNELS.delete;
+    if (!channel.hasSubscribers) return this.#delete(name, undefined);
+    const message = coreMessage('delete', name);
+    return channel.tracePromise(() => this.#delete(name, message), message);
+  }
+
+  async #delete(name: string, trace: OperationMessage | undefined): Promise<boolean> {
     assertCounterName(name);
-    return deleteCounter(this.#ctx, name);
+    const existed = await deleteCounter(this.#ctx, name);
+    setAttribute(trace, 'shardcount.existed', existed);
+    return existed;
   }
 
   /** Finishes every interrupted deletion; returns the names of the counters deleted. */

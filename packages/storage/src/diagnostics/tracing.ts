@@ -145,7 +145,15 @@ export function publishEvent(
  */
 export const SHARDCOUNT_OPERATIONS: Readonly<Record<ShardcountPackageName, readonly string[]>> =
   Object.freeze({
-    core: Object.freeze([]),
+    core: Object.freeze([
+      'increment',
+      'decrement',
+      'getCounter',
+      'createCounter',
+      'updateCounter',
+      'reset',
+      'delete',
+    ]),
     pingpong: Object.freeze([]),
     'local-cache': Object.freeze(['get', 'getMany', 'invalidate', 'invalidateMany']),
     storage: Object.freeze([]),
