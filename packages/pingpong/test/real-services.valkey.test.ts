@@ -9,6 +9,7 @@ import {
 import { v4 as uuid } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CacheUnavailablePolicy, PingPongCounter } from '../src/index.js';
+import { durabilityScenarios } from './support/durability-scenarios.js';
 import { FakeClock, INTERVAL_MS, makeEnvironment } from './support/environment.js';
 import { inParallel, pingPongScenarios } from './support/scenarios.js';
 
@@ -28,6 +29,8 @@ function valkeyEnvironment(cacheKind: RealCacheKind) {
 
 pingPongScenarios('Valkey server + Datastore emulator', valkeyEnvironment('valkey'));
 pingPongScenarios('Valkey cluster + Datastore emulator', valkeyEnvironment('valkey-cluster'));
+durabilityScenarios('Valkey server + Datastore emulator', valkeyEnvironment('valkey'));
+durabilityScenarios('Valkey cluster + Datastore emulator', valkeyEnvironment('valkey-cluster'));
 
 describe('PingPongCounter when a real Valkey server stops mid-run', () => {
   let server: ValkeyServer;
