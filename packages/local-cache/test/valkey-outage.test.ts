@@ -1,0 +1,3 @@
+import { runCacheOutageSuite } from './helpers/cache-outage-suite.js';
+
+runCacheOutageSuite('valkey');
