@@ -4,9 +4,11 @@
  * `iovalkey` (`^0.4.0`).
  *
  * ```ts
- * import { ValkeyCacheStore } from '@shardcount/storage/valkey';
+ * import { createValkeyCluster, ValkeyCacheStore } from '@shardcount/storage/valkey';
  *
  * const cache = new ValkeyCacheStore({ url: 'redis://10.0.0.3:6379' });
+ * // A cluster (Memorystore for Valkey's default mode), through its discovery endpoint:
+ * const clustered = new ValkeyCacheStore({ client: createValkeyCluster(['10.0.0.8:6379']) });
  * ```
  *
  * @packageDocumentation
@@ -21,4 +23,5 @@ export {
   type ValkeyClientOptions,
   type ValkeyUrlOptions,
 } from './cache/valkey-cache-store.js';
+export { createValkeyCluster } from './cache/valkey-cluster-client.js';
 export { VALKEY_CLUSTER_SLOTS, valkeyKeySlot } from './cache/valkey-key-slot.js';

@@ -5,6 +5,7 @@ import { Redis } from 'iovalkey';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import type { CacheValue, CasToken } from '../src/cache/cache-store.js';
 import { ValkeyCacheStore } from '../src/cache/valkey-cache-store.js';
+import { createValkeyCluster } from '../src/cache/valkey-cluster-client.js';
 import {
   CacheUnavailableError,
   InvalidArgumentError,
@@ -287,6 +288,23 @@ describe('ValkeyCacheStore argument checks and ownership', () => {
     expect(send).toHaveBeenCalled();
     await cache.close();
     client.disconnect();
+  });
+
+  it('createValkeyCluster keeps the caller’s options but never lets a lost answer be resent', () => {
+    const cluster = createValkeyCluster(['127.0.0.1:1'], {
+      lazyConnect: true,
+      retryDelayOnFailover: 500,
+      redisOptions: { connectionName: 'mine', maxRetriesPerRequest: 20 },
+    });
+    expect(cluster.options.lazyConnect).toBe(true);
+    expect(cluster.options.retryDelayOnFailover).toBe(0);
+    expect(cluster.options.redisOptions).toMatchObject({
+      connectionName: 'mine',
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+    });
+    expect(cluster.listenerCount('error')).toBe(1);
+    cluster.disconnect();
   });
 
   it('rejects malformed options', () => {

@@ -1,6 +1,6 @@
 import { MemcachedCacheStore } from '@shardcount/storage/memcached';
-import { ValkeyCacheStore } from '@shardcount/storage/valkey';
-import { Cluster } from 'iovalkey';
+import { createValkeyCluster, ValkeyCacheStore } from '@shardcount/storage/valkey';
+import type { Cluster } from 'iovalkey';
 import { inject } from 'vitest';
 import type {} from './provided-context.js';
 
@@ -27,24 +27,13 @@ export interface RealCacheStoreOptions {
 }
 
 /**
- * A cluster client for a `ValkeyCacheStore`, configured as the store's README recommends:
- * a command whose connection dropped before its answer fails instead of being sent again
- * (a resent `incr` could count twice). `addresses` is a comma-separated `host:port` list;
- * the run's shared cluster by default (call it inside a test or hook then). Disconnect it
- * when done.
+ * A cluster client for a `ValkeyCacheStore` (storage's `createValkeyCluster`: a command
+ * whose connection dropped before its answer fails instead of being sent again).
+ * `addresses` is a comma-separated `host:port` list; the run's shared cluster by default
+ * (call it inside a test or hook then). Disconnect it when done.
  */
 export function valkeyClusterClient(addresses = inject('valkeyClusterAddresses')): Cluster {
-  const nodes = addresses.split(',').map((address) => {
-    const colon = address.lastIndexOf(':');
-    return { host: address.slice(0, colon), port: Number(address.slice(colon + 1)) };
-  });
-  const cluster = new Cluster(nodes, {
-    retryDelayOnFailover: 0,
-    redisOptions: { maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false },
-  });
-  // Failures reach callers through their calls; without a listener iovalkey logs them.
-  cluster.on('error', () => {});
-  return cluster;
+  return createValkeyCluster(addresses.split(','));
 }
 
 /** A store that also disconnects the cluster client made for it when closed. */

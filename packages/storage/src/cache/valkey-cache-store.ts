@@ -76,10 +76,10 @@ export interface ValkeyUrlOptions extends ValkeyCacheStoreCommonOptions {
 export interface ValkeyClientOptions extends ValkeyCacheStoreCommonOptions {
   /**
    * An iovalkey `Redis` (one server) or `Cluster` client. The store never closes, reconnects
-   * or reconfigures it. Give it `maxRetriesPerRequest: 0` and
-   * `autoResendUnfulfilledCommands: false` (a `Cluster`: in `redisOptions`, plus
-   * `retryDelayOnFailover: 0`), so that a command whose answer was lost with its
-   * connection fails instead of being sent again: a resent `incr` may count twice.
+   * or reconfigures it. Make a `Cluster` with `createValkeyCluster`; give a `Redis` client
+   * `maxRetriesPerRequest: 0` and `autoResendUnfulfilledCommands: false`. Then a command
+   * whose answer was lost with its connection fails instead of being sent again: with
+   * iovalkey's defaults a resent `incr` may count twice.
    */
   readonly client: ValkeyClient;
   /** Not with `client`. */
