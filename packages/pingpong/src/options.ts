@@ -67,8 +67,9 @@ export interface PingPongCounterOptions {
   /**
    * Called once for every counter whose flush found that memcache lost counts (a slot
    * gone or re-created below what was already drained), after the flush moved what was
-   * left. The same losses are in the flush's {@link FlushReport.lost} and in
-   * {@link PingPongStats}. Exceptions it throws are ignored.
+   * left. The same losses are in the flush's `FlushReport.lost`, in `stats().lostEpochs`,
+   * and on the `shardcount:events` diagnostics channel (event `lostEpochs`). Exceptions it
+   * throws are ignored.
    */
   readonly onLoss?: (loss: CounterLoss) => void;
   /** Counters a flush drains in parallel (one transaction each). Default 8. */

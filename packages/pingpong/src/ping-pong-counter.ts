@@ -4,6 +4,7 @@ import {
   describeValue,
   InvalidArgumentError,
   OutOfRangeError,
+  publishEvent,
 } from '@shardcount/storage';
 import {
   counterKey,
@@ -394,10 +395,12 @@ export class PingPongCounter {
       case 'drop':
         this.#stats.lostIncrements++;
         this.#stats.lostAmount += delta;
+        publishEvent('pingpong', 'dropped', name);
         return 'dropped';
       case 'write-through':
         await this.#writeThrough(name, delta);
         this.#stats.writtenThrough++;
+        publishEvent('pingpong', 'writtenThrough', name);
         return 'written-through';
     }
   }
@@ -658,11 +661,19 @@ export class PingPongCounter {
             flushed++;
             moved += result.movedUp - result.movedDown;
           }
-          if (result.becameIdle) idled++;
+          if (result.movedUp > 0) publishEvent('pingpong', 'moved', target.name, result.movedUp);
+          if (result.movedDown > 0) {
+            publishEvent('pingpong', 'movedDecrements', target.name, result.movedDown);
+          }
+          if (result.becameIdle) {
+            idled++;
+            publishEvent('pingpong', 'idled', target.name);
+          }
           if (result.lostEpochs.length > 0) {
             const loss: CounterLoss = { name: target.name, epochs: result.lostEpochs };
             lost.push(loss);
             this.#stats.lostEpochs += result.lostEpochs.length;
+            publishEvent('pingpong', 'lostEpochs', target.name, result.lostEpochs.length);
             this.#reportLoss(loss);
           }
         } catch (error) {
@@ -672,6 +683,7 @@ export class PingPongCounter {
     }
     this.#stats.flushes++;
     this.#stats.flushFailures += errors.length;
+    if (errors.length > 0) publishEvent('pingpong', 'flushErrors', undefined, errors.length);
     this.#stats.idled += idled;
     const epochs: EpochRange = {
       first: Number.isFinite(firstRead) ? firstRead : lastDrainable + 1,

@@ -1,4 +1,6 @@
+import diagnostics from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { EVENTS_CHANNEL, type ShardcountEventMessage } from '@shardcount/storage';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { newCounterEntity } from '../src/counter-entity.js';
 import { type DrainInput, drainInto } from '../src/drain.js';
@@ -97,6 +99,42 @@ describe('PingPongCounter on the embedded adapters only', () => {
     });
     env.clock.closeEpoch();
     expect((await env.counter().flush()).moved).toBe(1);
+  });
+
+  it('publishes moved, lost and idle counts on the shardcount:events diagnostics channel', async () => {
+    const seen: ShardcountEventMessage[] = [];
+    const listener = (message: unknown): void => {
+      const event = message as ShardcountEventMessage;
+      if (event.package === 'pingpong') seen.push(event);
+    };
+    diagnostics.subscribe(EVENTS_CHANNEL, listener);
+    try {
+      const counter = env.counter({ retentionMs: 4 * INTERVAL_MS });
+      const lagging = env.counter({ now: () => env.clock.now() - INTERVAL_MS });
+      const epoch = epochOf(env.clock.now());
+      await counter.increment('events', 5);
+      await counter.increment('events', -2);
+      env.clock.closeEpoch();
+      await counter.flush({ names: ['events'] });
+      await lagging.increment('events', 1);
+      await env.cache.delete(slotKey(env.namespace, 'events', epoch, 'up'));
+      await counter.flush({ names: ['events'] });
+      for (let i = 0; i < 6; i++) {
+        env.clock.advance(INTERVAL_MS);
+        await counter.flush({ names: ['events'] });
+      }
+    } finally {
+      diagnostics.unsubscribe(EVENTS_CHANNEL, listener);
+    }
+    const byName = (event: string) => seen.filter((e) => e.event === event);
+    expect(byName('moved')).toEqual([
+      { package: 'pingpong', event: 'moved', subject: 'events', count: 5 },
+    ]);
+    expect(byName('movedDecrements').map((e) => e.count)).toEqual([2]);
+    expect(byName('lostEpochs')).toEqual([
+      { package: 'pingpong', event: 'lostEpochs', subject: 'events', count: 1 },
+    ]);
+    expect(byName('idled').map((e) => e.subject)).toEqual(['events']);
   });
 
   it('write-through rejects with the store error when both backends are down', async () => {
