@@ -121,7 +121,7 @@ function findBinary(names: readonly string[]): string {
  * @throws Error when no server binary is installed or the server does not come up.
  */
 export async function startValkey(options: StartValkeyOptions = {}): Promise<ValkeyServer> {
-  return startNode(options.port, []);
+  return startNode(options.port, async () => []);
 }
 
 /**
@@ -143,7 +143,7 @@ export async function startValkeyCluster(
   const cli = findBinary(['valkey-cli', 'redis-cli']);
   const started = await Promise.allSettled(
     Array.from({ length: primaries * (1 + replicas) }, async () =>
-      startNode(undefined, [
+      startNode(undefined, async () => [
         '--cluster-enabled',
         'yes',
         '--cluster-config-file',
@@ -281,13 +281,20 @@ async function clusterNodes(node: ValkeyServer): Promise<ClusterNodeLine[]> {
     });
 }
 
-async function startNode(port: number | undefined, extraArgs: string[]): Promise<ValkeyServer> {
+/**
+ * Starts one server; `extraArgs` is asked again on every attempt, so ports it picks (a
+ * cluster bus port) are fresh when a port race made the previous attempt fail.
+ */
+async function startNode(
+  port: number | undefined,
+  extraArgs: () => Promise<string[]>,
+): Promise<ValkeyServer> {
   const binary = findBinary(['valkey-server', 'redis-server']);
   installExitHook();
   // A free port can be taken between freePort() and the bind: retry on a new one.
   let lastError: unknown;
   for (let attempt = 0; attempt < (port === undefined ? 3 : 1); attempt++) {
-    const server = new ChildValkey(binary, port ?? (await freePort()), extraArgs);
+    const server = new ChildValkey(binary, port ?? (await freePort()), await extraArgs());
     try {
       await server.start();
       return server;
