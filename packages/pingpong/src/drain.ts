@@ -103,8 +103,11 @@ export function drainInto(entity: PingPongCounterEntity, input: DrainInput, at: 
     .sort((a, b) => a.epoch - b.epoch);
   const moved = movedUp > 0 || movedDown > 0;
   const quiet = !moved && drained.length === 0;
+  // Idle only after reading every open epoch up to the newest drainable one (a backlog read
+  // in parts must be read to the end first).
+  const readToEnd = readAllOpen && read.last > input.lastClosable;
   const idle = quiet
-    ? entity.idle || (readAllOpen && entity.touchedAt + input.retentionMs <= input.nowMs)
+    ? entity.idle || (readToEnd && entity.touchedAt + input.retentionMs <= input.nowMs)
     : false;
   const closedEpochs = closedBefore - entity.closedBefore;
   const marksChanged =

@@ -216,6 +216,14 @@ describe('drainInto', () => {
     expect(early.becameIdle).toBe(false);
     const late = drainInto(quiet, input([], { nowMs: 5000, retentionMs: 5000 }), at);
     expect(late).toMatchObject({ becameIdle: true, changed: true });
+    // A backlog read in parts (epochs up to 20 are drainable, 10..12 were read): not yet.
+    const partial = drainInto(
+      quiet,
+      input([], { nowMs: 5000, retentionMs: 5000, lastClosable: 19 }),
+      at,
+    );
+    expect(partial.becameIdle).toBe(false);
+    expect(partial.entity.closedBefore).toBe(13);
     expect(late.entity).toMatchObject({ idle: true, scanFrom: late.entity.closedBefore });
   });
 
