@@ -7,7 +7,7 @@ runCacheStoreContract(
   {
     name: 'ValkeyCacheStore (real standalone server)',
     create: () => realCacheStore({ cache: 'valkey' }),
-    capabilities: { ttlGranularity: 'milliseconds' },
+    capabilities: { ttlGranularity: 'milliseconds', counterOverflow: 'refused' },
   },
 );
 
@@ -16,6 +16,6 @@ runCacheStoreContract(
   {
     name: 'ValkeyCacheStore (real three-primary cluster)',
     create: () => realCacheStore({ cache: 'valkey-cluster' }),
-    capabilities: { ttlGranularity: 'milliseconds' },
+    capabilities: { ttlGranularity: 'milliseconds', counterOverflow: 'refused' },
   },
 );

@@ -25,6 +25,15 @@ export interface CacheStoreContractCapabilities {
    * checks that an entry is still there part-way through its last second.
    */
   readonly ttlGranularity?: 'seconds' | 'milliseconds';
+  /**
+   * What an `incr` past `Number.MAX_SAFE_INTEGER` leaves behind, besides the value (always
+   * unchanged). `'refused'` (Valkey: checked in the server-side script before anything is
+   * written): the entry is untouched, so a `cas` token read before still matches.
+   * `'undone'` (memcached: its unsigned 64-bit counter applies the increment, the store takes
+   * it back): the entry has a new version, so that token no longer matches. Absent: not
+   * checked.
+   */
+  readonly counterOverflow?: 'refused' | 'undone';
   /** Per-test timeout in milliseconds. Default 30,000. */
   readonly timeoutMs?: number;
 }
@@ -171,6 +180,13 @@ export function runCacheStoreContract(
       await cache.set(k('max'), Number.MAX_SAFE_INTEGER - 1);
       assert.equal(await cache.incr(k('max'), 1), Number.MAX_SAFE_INTEGER);
       await assert.rejects(cache.incr(k('max'), 1), OutOfRangeError);
+      if (caps.counterOverflow !== undefined) {
+        const before = await cache.gets(k('max'));
+        await assert.rejects(cache.incr(k('max'), 5), OutOfRangeError);
+        assert.equal(await cache.get(k('max')), Number.MAX_SAFE_INTEGER);
+        const matched = await cache.cas(k('max'), 1, before!.cas);
+        assert.equal(matched, caps.counterOverflow === 'refused');
+      }
     });
 
     it('incr of a value that is not a non-negative integer is rejected', async (cache, k) => {
