@@ -27,8 +27,9 @@ export interface CacheStoreContractCapabilities {
   readonly ttlGranularity?: 'seconds' | 'milliseconds';
   /**
    * What an `incr` past `Number.MAX_SAFE_INTEGER` leaves behind, besides the value (always
-   * unchanged). `'refused'` (Valkey: checked in the server-side script before anything is
-   * written): the entry is untouched, so a `cas` token read before still matches.
+   * unchanged). `'refused'` (Valkey: the server-side script takes the sum back before it
+   * ends, so no one ever sees it): the entry's version is untouched, so a `cas` token read
+   * before still matches.
    * `'undone'` (memcached: its unsigned 64-bit counter applies the increment, the store takes
    * it back): the entry has a new version, so that token no longer matches. Absent: not
    * checked.
