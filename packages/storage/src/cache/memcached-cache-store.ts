@@ -1,9 +1,14 @@
 import memjs from 'memjs';
 import { CacheUnavailableError, InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
+import { assertObject, assertTimerMs, invalidArgument } from '../validation/assert.js';
+import { readOptions } from '../validation/options.js';
 import {
   assertCacheKey,
+  assertCacheKeys,
+  assertCasToken,
   assertDelta,
-  assertTtl,
+  checkCounterOptions,
+  checkWriteOptions,
   decodeCacheValue,
   encodeCacheValue,
 } from './cache-arguments.js';
@@ -165,39 +170,48 @@ export class MemcachedCacheStore implements CacheStore {
    * @throws InvalidArgumentError when the options are malformed
    */
   constructor(options: MemcachedCacheStoreOptions) {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_MEMCACHED_TIMEOUT_MS;
-    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0) {
-      throw new InvalidArgumentError(
-        `timeoutMs must be a positive number of milliseconds, got ${String(timeoutMs)}.`,
-      );
+    if (options === undefined) {
+      throw invalidArgument('options', 'an options object with servers or client', options);
     }
+    const fields = readOptions(options, 'options', [
+      'servers',
+      'client',
+      'timeoutMs',
+      'failFastMs',
+    ]);
+    const timeoutMs =
+      fields.timeoutMs === undefined ? DEFAULT_MEMCACHED_TIMEOUT_MS : fields.timeoutMs;
+    // A timer longer than 2^31 - 1 ms fires after 1 ms.
+    assertTimerMs(timeoutMs, 'options.timeoutMs', 1);
     this.#timeoutMs = timeoutMs;
-    const failFastMs = options.failFastMs ?? DEFAULT_MEMCACHED_FAIL_FAST_MS;
-    if (!Number.isSafeInteger(failFastMs) || failFastMs < 0) {
-      throw new InvalidArgumentError(
-        `failFastMs must be a non-negative whole number of milliseconds, got ${String(failFastMs)}.`,
-      );
-    }
+    const failFastMs =
+      fields.failFastMs === undefined ? DEFAULT_MEMCACHED_FAIL_FAST_MS : fields.failFastMs;
+    assertTimerMs(failFastMs, 'options.failFastMs', 0);
     this.#failFastMs = failFastMs;
-    if (options.client !== undefined && options.servers !== undefined) {
+    if (fields.client !== undefined && fields.servers !== undefined) {
       throw new InvalidArgumentError(
         'Pass either servers or client to MemcachedCacheStore, not both.',
+        { context: { argument: 'options.client' } },
       );
     }
-    if (options.client !== undefined) {
-      this.#client = options.client;
-    } else if (options.servers !== undefined) {
-      assertServers(options.servers);
+    if (fields.client !== undefined) {
+      assertObject(fields.client, 'options.client');
+      this.#client = fields.client as memjs.Client;
+    } else if (fields.servers !== undefined) {
+      const servers = fields.servers;
+      assertServers(servers);
       // memjs's own timeouts are only a backstop behind ours; it never retries, never logs.
       const memjsTimeoutSeconds = (2 * timeoutMs) / 1000;
-      this.#client = memjs.Client.create(options.servers, {
+      this.#client = memjs.Client.create(servers, {
         logger: silentLogger,
         retries: 1,
         timeout: memjsTimeoutSeconds,
         conntimeout: memjsTimeoutSeconds,
       });
     } else {
-      throw new InvalidArgumentError('MemcachedCacheStore needs servers or client.');
+      throw new InvalidArgumentError('MemcachedCacheStore needs servers or client.', {
+        context: { argument: 'options.servers' },
+      });
     }
     for (const server of this.#client.servers) guardMemjsServer(server);
   }
@@ -222,10 +236,7 @@ export class MemcachedCacheStore implements CacheStore {
   async getMany<V extends CacheValue = CacheValue>(
     keys: readonly string[],
   ): Promise<Map<string, V>> {
-    if (!Array.isArray(keys)) {
-      throw new InvalidArgumentError('getMany takes an array of keys.');
-    }
-    for (const key of keys) assertCacheKey(key);
+    assertCacheKeys(keys);
     this.#assertOpen();
     const unique = [...new Set(keys)];
     // One answer missing fails the whole call, so a key whose server is in its fail-fast
@@ -280,17 +291,13 @@ export class MemcachedCacheStore implements CacheStore {
     cas: CasToken,
     options: CacheWriteOptions = {},
   ): Promise<boolean> {
-    const body = this.#checkWrite(key, value, options);
-    if (typeof cas !== 'string') {
-      throw new InvalidArgumentError(`cas must be a token returned by gets, got ${typeof cas}.`, {
-        context: { key },
-      });
-    }
+    const { body, ttlSeconds } = this.#checkWrite(key, value, options);
+    assertCasToken(cas, key);
     this.#assertOpen();
     const version = parseCas(cas);
     // A token gets never returns names no version, so it can never match.
     if (version === undefined) return false;
-    const extras = storageExtras(toExpiration(options.ttlSeconds));
+    const extras = storageExtras(toExpiration(ttlSeconds));
     const response = await this.#request('cas', key, Opcode.set, extras, body, version);
     switch (response.header.status) {
       case Status.ok:
@@ -305,9 +312,9 @@ export class MemcachedCacheStore implements CacheStore {
   }
 
   async add(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<boolean> {
-    const body = this.#checkWrite(key, value, options);
+    const { body, ttlSeconds } = this.#checkWrite(key, value, options);
     this.#assertOpen();
-    const extras = storageExtras(toExpiration(options.ttlSeconds));
+    const extras = storageExtras(toExpiration(ttlSeconds));
     const response = await this.#request('add', key, Opcode.add, extras, body);
     switch (response.header.status) {
       case Status.ok:
@@ -321,9 +328,9 @@ export class MemcachedCacheStore implements CacheStore {
   }
 
   async set(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<void> {
-    const body = this.#checkWrite(key, value, options);
+    const { body, ttlSeconds } = this.#checkWrite(key, value, options);
     this.#assertOpen();
-    const extras = storageExtras(toExpiration(options.ttlSeconds));
+    const extras = storageExtras(toExpiration(ttlSeconds));
     const response = await this.#request('set', key, Opcode.set, extras, body);
     if (response.header.status !== Status.ok) throw statusError('set', key, response);
   }
@@ -372,9 +379,8 @@ export class MemcachedCacheStore implements CacheStore {
   ): Promise<number | undefined> {
     assertCacheKey(key);
     assertDelta(delta);
-    assertTtl(options.ttlSeconds);
-    const { initial } = options;
-    if (initial !== undefined) assertDelta(initial, 'initial');
+    const checked = checkCounterOptions(options);
+    const { initial } = checked;
     this.#assertOpen();
 
     // memcached stores `initial` as it is when the key is missing: send the value the
@@ -384,7 +390,7 @@ export class MemcachedCacheStore implements CacheStore {
       created = operation === 'incr' ? initial + delta : Math.max(initial - delta, 0);
     }
     const canCreate = created !== undefined && Number.isSafeInteger(created);
-    const expiration = canCreate ? toExpiration(options.ttlSeconds) : NO_CREATE_EXPIRATION;
+    const expiration = canCreate ? toExpiration(checked.ttlSeconds) : NO_CREATE_EXPIRATION;
     const opcode = operation === 'incr' ? Opcode.increment : Opcode.decrement;
     const initialValue = canCreate ? (created as number) : 0;
     const response = await this.#send(operation, key, undefined, (memcachedKey, seq) =>
@@ -397,12 +403,12 @@ export class MemcachedCacheStore implements CacheStore {
         if (created === undefined) return undefined;
         throw new OutOfRangeError(
           `Cannot create counter at cache key "${key}" holding ${initial} ${operation === 'incr' ? '+' : '-'} ${delta}: it would pass Number.MAX_SAFE_INTEGER.`,
-          { context: { key, operation } },
+          { context: { key, operation, argument: 'delta' } },
         );
       case Status.nonNumeric:
         throw new InvalidArgumentError(
           `Cannot ${operation} cache key "${key}": its value is not a non-negative integer.`,
-          { context: { key, operation } },
+          { context: { key, operation, argument: 'delta' } },
         );
       default:
         throw statusError(operation, key, response);
@@ -434,15 +440,22 @@ export class MemcachedCacheStore implements CacheStore {
           : 'undoing the change failed, so the entry holds that value.';
     throw new OutOfRangeError(
       `Counter at cache key "${key}" would pass Number.MAX_SAFE_INTEGER (memcached computed ${value}); ${outcome}`,
-      { context: { key, operation }, ...(undoError === undefined ? {} : { cause: undoError }) },
+      {
+        context: { key, operation, argument: 'delta' },
+        ...(undoError === undefined ? {} : { cause: undoError }),
+      },
     );
   }
 
   /** Validates a write's arguments before any I/O and returns the value's bytes. */
-  #checkWrite(key: string, value: CacheValue, options: CacheWriteOptions): Buffer {
+  #checkWrite(
+    key: string,
+    value: CacheValue,
+    options: CacheWriteOptions,
+  ): { readonly body: Buffer; readonly ttlSeconds: number | undefined } {
     assertCacheKey(key);
-    assertTtl(options.ttlSeconds);
-    return Buffer.from(encodeCacheValue(key, value), 'utf8');
+    const { ttlSeconds } = checkWriteOptions(options);
+    return { body: Buffer.from(encodeCacheValue(key, value), 'utf8'), ttlSeconds };
   }
 
   #assertOpen(): void {
@@ -720,9 +733,7 @@ function describeFailure(error: unknown): string {
 
 function assertServers(servers: unknown): asserts servers is string {
   if (typeof servers !== 'string' || servers.trim() === '') {
-    throw new InvalidArgumentError(
-      `servers must be a non-empty "host:port[,host:port]" string, got ${typeof servers === 'string' ? 'an empty string' : typeof servers}.`,
-    );
+    throw invalidArgument('options.servers', 'a non-empty "host:port[,host:port]" string', servers);
   }
   for (const entry of servers.split(',')) {
     const hostPort = entry.slice(entry.lastIndexOf('@') + 1);
@@ -731,6 +742,7 @@ function assertServers(servers: unknown): asserts servers is string {
     if (match === null || port < 1 || port > 65535) {
       throw new InvalidArgumentError(
         `servers entry "${entry}" is not host:port with a port from 1 to 65535.`,
+        { context: { argument: 'options.servers' } },
       );
     }
   }
