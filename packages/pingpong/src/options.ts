@@ -1,5 +1,15 @@
-import type { CacheStore, EntityStore } from '@shardcount/storage';
-import { describeValue, InvalidArgumentError } from '@shardcount/storage';
+import {
+  assertFunction,
+  assertInteger,
+  assertObject,
+  assertOneOf,
+  assertTimerMs,
+  type CacheStore,
+  type EntityStore,
+  InvalidArgumentError,
+  invalidArgument,
+  readOptions,
+} from '@shardcount/storage';
 import type { CounterLoss } from './flush-report.js';
 
 /** Default {@link PingPongCounterOptions.retentionMs}: 24 hours. */
@@ -25,7 +35,7 @@ export interface PingPongCounterOptions {
   readonly store: EntityStore;
   /**
    * Length of a slot's epoch, in milliseconds; also the accuracy window (see the README).
-   * At least 1000. Default 600,000 (ten minutes).
+   * A whole number from 1000 to 432,000,000 (5 days). Default 600,000 (ten minutes).
    */
   readonly intervalMs?: number;
   /**
@@ -43,25 +53,28 @@ export interface PingPongCounterOptions {
    * epoch ends, plus margin for memcached's whole-second expiry clock (a TTL of N seconds
    * can end after N − 1). Also how long a counter must see no increments before flushes
    * stop reading it (see the README's "Idle counters"). A whole number from
-   * `4 × intervalMs` to 30 days minus `2 × intervalMs` (memcached's longest relative TTL).
-   * Default 86,400,000 (24 hours).
+   * `4 × intervalMs` to 30 days minus one second minus `1.5 × intervalMs` (the slot TTL must
+   * fit memcached's longest relative TTL). Default 86,400,000 (24 hours); with an
+   * `intervalMs` above 6 hours it must be given.
    */
   readonly retentionMs?: number;
   /**
    * How long after an epoch ends before a flush drains it, in milliseconds, so that
    * increments in flight when it ended (or from processes whose clocks run a little slow)
    * land first. Late increments are still moved by a later flush; this only makes it rare.
-   * At least 0 and below `intervalMs`. Default: the smaller of 10,000 and `intervalMs / 4`.
+   * A whole number from 0 to `intervalMs − 1`. Default: the smaller of 10,000 and
+   * `intervalMs / 4`.
    */
   readonly settleMs?: number;
   /**
    * How long the first increment of a new name in this process waits before its registry
-   * entry is written (batched with others), in milliseconds. Default 1000.
+   * entry is written (batched with others), in milliseconds. A timer: a whole number from 0
+   * to 2^31 − 1. Default 1000.
    */
   readonly registrationDelayMs?: number;
   /**
    * How many names this process remembers as registered, so that it does not register them
-   * again. Forgetting a name only costs one extra lookup. Default 10,000.
+   * again. Forgetting a name only costs one extra lookup. From 1 to 10,000,000. Default 10,000.
    */
   readonly maxRememberedNames?: number;
   /**
@@ -72,7 +85,7 @@ export interface PingPongCounterOptions {
    * throws are ignored.
    */
   readonly onLoss?: (loss: CounterLoss) => void;
-  /** Counters a flush drains in parallel (one transaction each). Default 8. */
+  /** Counters a flush drains in parallel (one transaction each). From 1 to 1000. Default 8. */
   readonly flushConcurrency?: number;
   /**
    * The clock, in milliseconds since the epoch. Default `Date.now`. Tests pass a fake one;
@@ -101,103 +114,158 @@ export interface ResolvedOptions {
 const POLICIES: readonly CacheUnavailablePolicy[] = ['write-through', 'drop', 'throw'];
 const NAMESPACE_PATTERN = /^[A-Za-z0-9.-][A-Za-z0-9._-]{0,99}$/;
 
-/** Applies defaults and validates every option; throws `InvalidArgumentError`. */
-export function resolveOptions(options: PingPongCounterOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) {
+/** Every field {@link PingPongCounterOptions} declares (and the removed `slotTtlIntervals`). */
+const OPTION_FIELDS = [
+  'cache',
+  'store',
+  'intervalMs',
+  'namespace',
+  'onCacheUnavailable',
+  'retentionMs',
+  'settleMs',
+  'registrationDelayMs',
+  'maxRememberedNames',
+  'onLoss',
+  'flushConcurrency',
+  'now',
+  'slotTtlIntervals',
+] as const;
+
+/** The `CacheStore` members the counter calls. */
+const CACHE_METHODS = ['incr', 'getMany'] as const;
+
+/** The `EntityStore` members the counter calls. */
+const STORE_METHODS = [
+  'load',
+  'loadMany',
+  'save',
+  'saveMany',
+  'query',
+  'transactNew',
+  'transactionless',
+] as const;
+
+/**
+ * Longest {@link PingPongCounterOptions.intervalMs}: 5 days, so that the shortest retention
+ * (`4 × intervalMs`) still fits memcached's 30-day relative TTL with the slot's margin.
+ */
+export const MAX_INTERVAL_MS = 432_000_000;
+
+/** Most names a process may remember as registered (one `Map` entry each). */
+export const MAX_REMEMBERED_NAMES = 10_000_000;
+
+/** Most counters one flush drains in parallel (one open transaction each). */
+export const MAX_FLUSH_CONCURRENCY = 1000;
+
+/**
+ * Applies defaults and checks every option, each read once, before the counter exists: a
+ * field {@link PingPongCounterOptions} does not declare is refused, and `null` is a value
+ * (refused), not "the default". Every refusal is an `InvalidArgumentError` whose
+ * `context.argument` names the option (`options.retentionMs`).
+ */
+export function resolveOptions(options: unknown): ResolvedOptions {
+  if (options === undefined) {
+    throw invalidArgument('options', 'an options object with a `cache` and a `store`', options);
+  }
+  const fields = readOptions(options, 'options', OPTION_FIELDS);
+  if (fields.slotTtlIntervals !== undefined) {
     throw new InvalidArgumentError(
-      `PingPongCounter options must be an object, got ${describeValue(options)}.`,
+      'options.slotTtlIntervals was removed: slots now live for retentionMs (default 24 h), independent of intervalMs.',
+      { context: { argument: 'options.slotTtlIntervals' } },
     );
   }
-  const { cache, store } = options;
-  if (typeof cache !== 'object' || cache === null || typeof cache.incr !== 'function') {
-    throw new InvalidArgumentError('PingPongCounter needs a `cache` (a CacheStore).');
+  const { cache, store } = fields;
+  assertObject(cache, 'options.cache');
+  for (const method of CACHE_METHODS) {
+    assertFunction(readMember(cache, method, 'options.cache'), `options.cache.${method}`);
   }
-  if (typeof store !== 'object' || store === null || typeof store.transactNew !== 'function') {
-    throw new InvalidArgumentError('PingPongCounter needs a `store` (an EntityStore).');
+  assertObject(store, 'options.store');
+  for (const method of STORE_METHODS) {
+    assertFunction(readMember(store, method, 'options.store'), `options.store.${method}`);
   }
-  const intervalMs = integerOption('intervalMs', options.intervalMs, 600_000, 1000);
-  const namespace = options.namespace ?? 'pingpong';
+  const intervalMs = orDefault(fields.intervalMs, 600_000);
+  assertInteger(intervalMs, 'options.intervalMs', { min: 1000, max: MAX_INTERVAL_MS });
+  const namespace = orDefault(fields.namespace, 'pingpong');
   if (typeof namespace !== 'string' || !NAMESPACE_PATTERN.test(namespace)) {
-    throw new InvalidArgumentError(
-      `namespace must be 1 to 100 characters of A-Z a-z 0-9 . _ - not starting with "_", got ${describeValue(namespace)}.`,
+    throw invalidArgument(
+      'options.namespace',
+      '1 to 100 characters of A-Z a-z 0-9 . _ - not starting with "_"',
+      namespace,
     );
   }
-  const onCacheUnavailable = options.onCacheUnavailable ?? 'write-through';
-  if (!POLICIES.includes(onCacheUnavailable)) {
-    throw new InvalidArgumentError(
-      `onCacheUnavailable must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}, got ${describeValue(onCacheUnavailable)}.`,
-    );
-  }
-  if ('slotTtlIntervals' in options) {
-    throw new InvalidArgumentError(
-      'slotTtlIntervals was removed in 0.2: slots now live for retentionMs (default 24 h), independent of intervalMs.',
-    );
-  }
-  const retentionMs = integerOption(
-    'retentionMs',
-    options.retentionMs,
-    DEFAULT_RETENTION_MS,
-    4 * intervalMs,
-  );
+  const onCacheUnavailable = orDefault(fields.onCacheUnavailable, 'write-through');
+  assertOneOf(onCacheUnavailable, 'options.onCacheUnavailable', POLICIES);
+  const retentionMs = resolveRetention(fields.retentionMs, intervalMs);
   const slotTtlSeconds = slotTtlSecondsFor(retentionMs, intervalMs);
-  if (slotTtlSeconds > MAX_RELATIVE_TTL_SECONDS) {
-    throw new InvalidArgumentError(
-      `retentionMs (${retentionMs}) is too long for intervalMs ${intervalMs}: slots would need a TTL of ${slotTtlSeconds} s, past memcached's 30-day (${MAX_RELATIVE_TTL_SECONDS} s) relative TTL.`,
-    );
-  }
-  if (options.onLoss !== undefined && typeof options.onLoss !== 'function') {
-    throw new InvalidArgumentError(
-      `onLoss must be a function, got ${describeValue(options.onLoss)}.`,
-    );
-  }
-  const settleMs = integerOption(
-    'settleMs',
-    options.settleMs,
-    Math.min(10_000, Math.floor(intervalMs / 4)),
-    0,
-  );
-  if (settleMs >= intervalMs) {
-    throw new InvalidArgumentError(
-      `settleMs (${settleMs}) must be below intervalMs (${intervalMs}).`,
-    );
-  }
-  const now = options.now ?? Date.now;
-  if (typeof now !== 'function') {
-    throw new InvalidArgumentError(
-      `now must be a function returning milliseconds, got ${describeValue(now)}.`,
-    );
-  }
+  const { onLoss } = fields;
+  if (onLoss !== undefined) assertFunction(onLoss, 'options.onLoss');
+  const settleMs = orDefault(fields.settleMs, Math.min(10_000, Math.floor(intervalMs / 4)));
+  assertInteger(settleMs, 'options.settleMs', { min: 0, max: intervalMs - 1 });
+  const registrationDelayMs = orDefault(fields.registrationDelayMs, 1000);
+  assertTimerMs(registrationDelayMs, 'options.registrationDelayMs');
+  const maxRememberedNames = orDefault(fields.maxRememberedNames, 10_000);
+  assertInteger(maxRememberedNames, 'options.maxRememberedNames', {
+    min: 1,
+    max: MAX_REMEMBERED_NAMES,
+  });
+  const flushConcurrency = orDefault(fields.flushConcurrency, 8);
+  assertInteger(flushConcurrency, 'options.flushConcurrency', {
+    min: 1,
+    max: MAX_FLUSH_CONCURRENCY,
+  });
+  const now = orDefault(fields.now, Date.now);
+  assertFunction(now, 'options.now');
   return {
-    cache,
-    store,
+    cache: cache as CacheStore,
+    store: store as EntityStore,
     intervalMs,
     namespace,
     onCacheUnavailable,
     retentionMs,
     slotTtlSeconds,
     settleMs,
-    onLoss: options.onLoss,
-    registrationDelayMs: integerOption('registrationDelayMs', options.registrationDelayMs, 1000, 0),
-    maxRememberedNames: integerOption('maxRememberedNames', options.maxRememberedNames, 10_000, 1),
-    flushConcurrency: integerOption('flushConcurrency', options.flushConcurrency, 8, 1),
-    now,
+    onLoss: onLoss as ((loss: CounterLoss) => void) | undefined,
+    registrationDelayMs,
+    maxRememberedNames,
+    flushConcurrency,
+    now: now as () => number,
   };
 }
 
-/** Checks an optional whole-number option with a lower bound; returns it or its default. */
-export function integerOption(
-  option: string,
-  value: unknown,
-  fallback: number,
-  min: number,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+/**
+ * `retentionMs`, checked: at least `4 × intervalMs`, and short enough that the slot TTL
+ * (`retentionMs + 1.5 × intervalMs`, rounded up to seconds, plus one) fits memcached's
+ * 30-day relative TTL. The default (24 h) is refused too when `intervalMs` is above 6 h.
+ */
+function resolveRetention(value: unknown, intervalMs: number): number {
+  const min = 4 * intervalMs;
+  const max = (MAX_RELATIVE_TTL_SECONDS - 1) * 1000 - Math.ceil(1.5 * intervalMs);
+  if (value === undefined) {
+    if (DEFAULT_RETENTION_MS >= min) return DEFAULT_RETENTION_MS;
     throw new InvalidArgumentError(
-      `${option} must be a whole number of at least ${min}, got ${describeValue(value)}.`,
+      `options.retentionMs must be given when intervalMs is above 6 hours: the default (${DEFAULT_RETENTION_MS}, 24 h) is below 4 × intervalMs (${min}).`,
+      { context: { argument: 'options.retentionMs' } },
     );
   }
+  assertInteger(value, 'options.retentionMs', { min, max });
   return value;
+}
+
+/** Reads `target[member]`; a getter that throws becomes an `InvalidArgumentError` naming it. */
+function readMember(target: object, member: string, argument: string): unknown {
+  try {
+    return (target as Record<string, unknown>)[member];
+  } catch (cause) {
+    throw new InvalidArgumentError(`${argument}.${member} could not be read: reading it threw.`, {
+      cause,
+      context: { argument: `${argument}.${member}` },
+    });
+  }
+}
+
+/** `value`, or `fallback` when it is `undefined` (only: `null` is a value, and refused). */
+function orDefault(value: unknown, fallback: unknown): unknown {
+  return value === undefined ? fallback : value;
 }
 
 /**

@@ -1,10 +1,13 @@
 import {
+  assertFunction,
+  assertObject,
+  assertTimerMs,
   CacheUnavailableError,
   type CacheValue,
-  describeValue,
-  InvalidArgumentError,
+  type OperationMessage,
   OutOfRangeError,
   publishEvent,
+  readOptions,
 } from '@shardcount/storage';
 import {
   counterKey,
@@ -36,13 +39,13 @@ import { forEachLimited } from './map-limit.js';
 import { NameRegistry, type NotedName } from './name-registry.js';
 import {
   type CacheUnavailablePolicy,
-  integerOption,
   type PingPongCounterOptions,
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
+import { PINGPONG_CHANNELS, pingpongMessage, setAttribute } from './pingpong-tracing.js';
 import { slotKey } from './slot-keys.js';
-import { assertCounterName, assertDelta } from './validation.js';
+import { assertCounterName, assertDelta, readCounterNames } from './validation.js';
 
 /** Most slot keys one flush reads in one cache round trip. */
 const MAX_KEYS_PER_READ = 1_000;
@@ -176,13 +179,29 @@ export class PingPongCounter {
    * @throws CacheUnavailableError with policy `'throw'` while memcached is unavailable
    * @throws StoreUnavailableError or AmbiguousCommitError when a write-through fails
    */
-  async increment(name: string, delta = 1): Promise<IncrementOutcome> {
+  increment(name: string, delta = 1): Promise<IncrementOutcome> {
+    // Not async, and nothing allocated before this test: tracing off costs one property read.
+    const channel = PINGPONG_CHANNELS.increment;
+    if (!channel.hasSubscribers) return this.#increment(name, delta, undefined);
+    const message = pingpongMessage('increment', name);
+    return channel.tracePromise(() => this.#increment(name, delta, message), message);
+  }
+
+  async #increment(
+    name: string,
+    delta: number,
+    trace: OperationMessage | undefined,
+  ): Promise<IncrementOutcome> {
     this.#assertOpen();
     assertCounterName(name);
     assertDelta(delta, name);
-    if (delta === 0) return 'noop';
+    if (delta === 0) {
+      setAttribute(trace, 'shardcount.outcome', 'noop');
+      return 'noop';
+    }
     const nowMs = this.#options.now();
     const epoch = this.#schedule.epochAt(nowMs);
+    setAttribute(trace, 'shardcount.epoch', epoch);
     this.#registry.note(name, epoch, nowMs);
     const key = slotKey(this.namespace, name, epoch, delta > 0 ? 'up' : 'down');
     try {
@@ -190,9 +209,12 @@ export class PingPongCounter {
     } catch (error) {
       if (!(error instanceof CacheUnavailableError)) throw error;
       this.#stats.cacheFailures++;
-      return this.#whenCacheUnavailable(name, delta, error);
+      const outcome = await this.#whenCacheUnavailable(name, delta, error);
+      setAttribute(trace, 'shardcount.outcome', outcome);
+      return outcome;
     }
     this.#stats.cached++;
+    setAttribute(trace, 'shardcount.outcome', 'cached');
     return 'cached';
   }
 
@@ -207,7 +229,14 @@ export class PingPongCounter {
    * @throws InvalidArgumentError before any I/O for a bad name
    * @throws StoreUnavailableError when the durable count cannot be read
    */
-  async get(name: string): Promise<CounterValue> {
+  get(name: string): Promise<CounterValue> {
+    const channel = PINGPONG_CHANNELS.get;
+    if (!channel.hasSubscribers) return this.#get(name, undefined);
+    const message = pingpongMessage('get', name);
+    return channel.tracePromise(() => this.#get(name, message), message);
+  }
+
+  async #get(name: string, trace: OperationMessage | undefined): Promise<CounterValue> {
     this.#assertOpen();
     assertCounterName(name);
     const nowMs = this.#options.now();
@@ -219,10 +248,13 @@ export class PingPongCounter {
       slots = await this.#readSlots([{ name, read }]);
     } catch (error) {
       if (error instanceof CacheUnavailableError) {
+        setAttribute(trace, 'shardcount.pending_known', false);
         return { durable, pending: 0, total: durable, pendingKnown: false };
       }
       throw error;
     }
+    setAttribute(trace, 'shardcount.pending_known', true);
+    setAttribute(trace, 'shardcount.epochs', Math.max(0, read.last - read.first + 1));
     const marks = new Map(entity?.drained.map((slot) => [slot.epoch, slot]) ?? []);
     const closedBefore = entity?.closedBefore ?? Number.NEGATIVE_INFINITY;
     let pending = 0;
@@ -248,23 +280,37 @@ export class PingPongCounter {
    * still within `retentionMs`).
    *
    * @param options - `names` restricts the run to those counters (idle ones included)
-   * @throws InvalidArgumentError before any I/O when `names` holds a bad name
+   * @throws InvalidArgumentError before any I/O when `options` is not an options object,
+   *   has an unknown field, or `names` is not an array of counter names
    */
-  async flush(options: FlushOptions = {}): Promise<FlushReport> {
+  flush(options?: FlushOptions): Promise<FlushReport> {
+    const channel = PINGPONG_CHANNELS.flush;
+    if (!channel.hasSubscribers) return this.#flush(options, undefined);
+    const message = pingpongMessage('flush', undefined);
+    return channel.tracePromise(() => this.#flush(options, message), message);
+  }
+
+  async #flush(options: unknown, trace: OperationMessage | undefined): Promise<FlushReport> {
     this.#assertOpen();
-    let names: string[] | undefined;
-    if (options.names !== undefined) {
-      if (!Array.isArray(options.names)) {
-        throw new InvalidArgumentError(
-          `names must be an array, got ${describeValue(options.names)}.`,
-        );
-      }
-      for (const name of options.names) assertCounterName(name);
-      names = [...new Set(options.names)];
-    }
+    const fields = readOptions(options, 'options', ['names']);
+    const names =
+      fields.names === undefined ? undefined : readCounterNames(fields.names, 'options.names');
     const run = this.#flushChain.then(() => this.#flushNow(names));
     this.#flushChain = run.catch(() => undefined);
-    return run;
+    const report = await run;
+    if (trace !== undefined) {
+      setAttribute(trace, 'shardcount.counters', report.counters);
+      setAttribute(trace, 'shardcount.flushed', report.flushed);
+      setAttribute(trace, 'shardcount.moved', report.moved);
+      setAttribute(
+        trace,
+        'shardcount.lost_epochs',
+        report.lost.reduce((sum, loss) => sum + loss.epochs.length, 0),
+      );
+      setAttribute(trace, 'shardcount.idled', report.idled);
+      setAttribute(trace, 'shardcount.errors', report.errors.length);
+    }
+    return report;
   }
 
   /**
@@ -280,7 +326,13 @@ export class PingPongCounter {
    * @throws CacheUnavailableError when memcache cannot be read (nothing changed)
    * @throws StoreUnavailableError, ContentionError or AmbiguousCommitError from the store
    */
-  async reset(name: string): Promise<void> {
+  reset(name: string): Promise<void> {
+    const channel = PINGPONG_CHANNELS.reset;
+    if (!channel.hasSubscribers) return this.#reset(name);
+    return channel.tracePromise(() => this.#reset(name), pingpongMessage('reset', name));
+  }
+
+  async #reset(name: string): Promise<void> {
     this.#assertOpen();
     assertCounterName(name);
     await this.#clear(name, false);
@@ -299,7 +351,13 @@ export class PingPongCounter {
    * @throws CacheUnavailableError when memcache cannot be read (nothing changed)
    * @throws StoreUnavailableError, ContentionError or AmbiguousCommitError from the store
    */
-  async delete(name: string): Promise<void> {
+  delete(name: string): Promise<void> {
+    const channel = PINGPONG_CHANNELS.delete;
+    if (!channel.hasSubscribers) return this.#delete(name);
+    return channel.tracePromise(() => this.#delete(name), pingpongMessage('delete', name));
+  }
+
+  async #delete(name: string): Promise<void> {
     this.#assertOpen();
     assertCounterName(name);
     await this.#clear(name, true);
@@ -312,15 +370,17 @@ export class PingPongCounter {
    * process alive. Calling it again replaces the schedule.
    *
    * @param options - period and an optional report callback
-   * @throws InvalidArgumentError when `everyMs` is not a whole number of at least 1
+   * @throws InvalidArgumentError when `everyMs` is not a whole number from 1 to 2^31 − 1 (the
+   *   longest timer Node.js honours), `onReport` is not a function, or a field is unknown
    */
   startFlusher(options: FlusherOptions): void {
     this.#assertOpen();
-    if (typeof options !== 'object' || options === null || options.everyMs === undefined) {
-      throw new InvalidArgumentError('startFlusher needs { everyMs }.');
-    }
-    const everyMs = integerOption('everyMs', options.everyMs, 0, 1);
-    const { onReport } = options;
+    assertObject(options, 'options');
+    const fields = readOptions(options, 'options', ['everyMs', 'onReport']);
+    const { everyMs } = fields;
+    assertTimerMs(everyMs, 'options.everyMs', 1);
+    const onReport = fields.onReport as FlusherOptions['onReport'];
+    if (onReport !== undefined) assertFunction(onReport, 'options.onReport');
     if (this.#flusher) {
       this.#flusher.stopped = true;
       clearTimeout(this.#flusher.timer);

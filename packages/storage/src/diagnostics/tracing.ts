@@ -154,7 +154,7 @@ export const SHARDCOUNT_OPERATIONS: Readonly<Record<ShardcountPackageName, reado
       'reset',
       'delete',
     ]),
-    pingpong: Object.freeze([]),
+    pingpong: Object.freeze(['increment', 'get', 'flush', 'reset', 'delete']),
     'local-cache': Object.freeze(['get', 'getMany', 'invalidate', 'invalidateMany']),
     storage: Object.freeze([]),
   });
