@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { freePort } from './free-port.js';
+import { spawnServer } from './spawn-server.js';
 
 /** A memcached child process this module started, listening on 127.0.0.1. */
 export interface MemcachedServer {
@@ -149,7 +150,7 @@ class ChildMemcached implements MemcachedServer {
     ];
     // memcached refuses to run as root unless told which user to run as.
     if (process.getuid?.() === 0) args.unshift('-u', 'root');
-    const child = spawn(this.#binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawnServer(this.#binary, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
     this.#stderr = '';
     liveChildren.add(child);

@@ -1,10 +1,11 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from './free-port.js';
+import { spawnServer } from './spawn-server.js';
 
 /**
  * A Valkey-compatible server (`valkey-server`, else Debian's `redis-server` 7.x) this module
@@ -349,7 +350,7 @@ class ChildValkey implements ValkeyServer {
       'no',
       ...this.#extraArgs,
     ];
-    const child = spawn(this.#binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnServer(this.#binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     this.#output = '';
     liveChildren.add(child);
