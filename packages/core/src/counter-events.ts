@@ -1,4 +1,4 @@
-import { publishEvent } from '@shardcount/storage';
+import { TypedEvents } from '@shardcount/storage';
 
 /** The service operations events are attributed to. */
 export type CounterOperationName =
@@ -74,6 +74,14 @@ export interface ShardsGrownEvent {
   readonly toShards: number;
 }
 
+/** Payload of the `deletionFailed` event: a deletion running in the background failed. */
+export interface DeletionFailedEvent {
+  /** Counter whose deletion failed; it stays `DELETING` until `resumeDeletions` finishes it. */
+  readonly counterName: string;
+  /** Why. */
+  readonly error: Error;
+}
+
 /** Every event the service emits and its payload. */
 export interface CounterEventMap {
   /** A transaction lost a race and will be retried. */
@@ -88,6 +96,8 @@ export interface CounterEventMap {
   cacheError: CacheErrorEvent;
   /** Automatic sharding grew a counter. */
   shardsGrown: ShardsGrownEvent;
+  /** A deletion started with `delete(name, { wait: false })` failed in the background. */
+  deletionFailed: DeletionFailedEvent;
 }
 
 /** Names of every event in {@link CounterEventMap}. */
@@ -98,6 +108,7 @@ export const COUNTER_EVENT_NAMES: readonly (keyof CounterEventMap)[] = Object.fr
   'cacheMiss',
   'cacheError',
   'shardsGrown',
+  'deletionFailed',
 ]);
 
 /** A listener of event `E`. */
@@ -106,40 +117,22 @@ export type CounterEventListener<E extends keyof CounterEventMap> = (
 ) => void;
 
 /**
- * A small typed event emitter. Listeners run synchronously; a listener that throws is ignored
- * (metrics must never break counting).
+ * The service's typed events: storage's `TypedEvents` with each event attributed to its
+ * counter on the `shardcount:events` diagnostics channel.
  */
-export class CounterEvents {
-  readonly #listeners = new Map<keyof CounterEventMap, Set<(event: never) => void>>();
-
-  /** Adds a listener; returns a function that removes it. */
-  on<E extends keyof CounterEventMap>(event: E, listener: CounterEventListener<E>): () => void {
-    let set = this.#listeners.get(event);
-    if (set === undefined) {
-      set = new Set();
-      this.#listeners.set(event, set);
-    }
-    set.add(listener);
-    return () => {
-      set.delete(listener);
-    };
+export class CounterEvents extends TypedEvents<CounterEventMap> {
+  /** Creates the emitter of one service. */
+  constructor() {
+    super('core');
   }
 
-  /**
-   * Calls every listener of `event`, and publishes it on the `shardcount:events` diagnostics
-   * channel (for `@shardcount/opentelemetry`'s `shardcount.core.<event>` counters) when
-   * someone subscribes there.
-   */
-  emit<E extends keyof CounterEventMap>(event: E, payload: CounterEventMap[E]): void {
-    publishEvent('core', event, payload.counterName);
-    const set = this.#listeners.get(event);
-    if (set === undefined) return;
-    for (const listener of set) {
-      try {
-        (listener as CounterEventListener<E>)(payload);
-      } catch {
-        // A failing metrics hook must not fail the counter operation.
-      }
-    }
+  /** Calls every listener of `event` and publishes it, attributed to `payload.counterName`. */
+  override emit<E extends keyof CounterEventMap>(
+    event: E,
+    payload: CounterEventMap[E],
+    subject: string | undefined = payload.counterName,
+    count = 1,
+  ): void {
+    super.emit(event, payload, subject, count);
   }
 }

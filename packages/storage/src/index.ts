@@ -42,6 +42,7 @@ export {
   traceBackendCall,
   traceOperation,
 } from './diagnostics/tracing.js';
+export { type TypedEventListener, TypedEvents } from './diagnostics/typed-events.js';
 export {
   BackendEntityStore,
   DEFAULT_RETRY_POLICY,
@@ -96,6 +97,7 @@ export {
   type MemoryEntityStoreOptions,
 } from './entity/memory-entity-store.js';
 export * from './errors/index.js';
+export * from './operation/index.js';
 export {
   assertArray,
   assertBoolean,
