@@ -31,6 +31,6 @@ export {
   DEFAULT_RETENTION_MS,
   type PingPongCounterOptions,
 } from './options.js';
-export { PingPongCounter } from './ping-pong-counter.js';
+export { MAX_GET_MANY_NAMES, PingPongCounter } from './ping-pong-counter.js';
 export { type SlotDirection, slotKey } from './slot-keys.js';
 export { MAX_COUNTER_NAME_BYTES } from './validation.js';

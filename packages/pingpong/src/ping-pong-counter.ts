@@ -45,7 +45,15 @@ import {
 } from './options.js';
 import { PINGPONG_CHANNELS, pingpongMessage, setAttribute } from './pingpong-tracing.js';
 import { slotKey } from './slot-keys.js';
-import { assertCounterName, assertDelta, readCounterNames } from './validation.js';
+import {
+  assertCounterName,
+  assertDelta,
+  readCounterNameList,
+  readCounterNames,
+} from './validation.js';
+
+/** Most names one {@link PingPongCounter.getMany} call reads. */
+export const MAX_GET_MANY_NAMES = 1_000;
 
 /** Most slot keys one flush reads in one cache round trip. */
 const MAX_KEYS_PER_READ = 1_000;
@@ -239,32 +247,78 @@ export class PingPongCounter {
   async #get(name: string, trace: OperationMessage | undefined): Promise<CounterValue> {
     this.#assertOpen();
     assertCounterName(name);
-    const nowMs = this.#options.now();
-    const entity = await this.#load(name);
-    const durable = entity?.count ?? 0;
-    const read = this.#openRange(name, entity, this.#schedule.lastWritable(nowMs));
+    const [value] = await this.#values([name], trace);
+    return value as CounterValue;
+  }
+
+  /**
+   * Reads many counters at once, each as {@link PingPongCounter.get} would: one batched
+   * store lookup for all their entities (split only by the store's own key limit), then one
+   * cache multi-get for the slots of all their open epochs. The same ordering as `get`
+   * (entities first, then slots) means a flush committing in between never shows an
+   * increment twice. When memcache cannot be read, every value has `pending` 0 and
+   * `pendingKnown` false.
+   *
+   * @param names - counter names, at most {@link MAX_GET_MANY_NAMES}; duplicates allowed
+   * @returns one value per name, in the order of `names`
+   * @throws InvalidArgumentError before any I/O when `names` is not an array of counter names
+   * @throws StoreUnavailableError when the durable counts cannot be read
+   */
+  getMany(names: readonly string[]): Promise<CounterValue[]> {
+    const channel = PINGPONG_CHANNELS.getMany;
+    if (!channel.hasSubscribers) return this.#getMany(names, undefined);
+    const message = pingpongMessage('getMany', undefined);
+    return channel.tracePromise(() => this.#getMany(names, message), message);
+  }
+
+  async #getMany(names: unknown, trace: OperationMessage | undefined): Promise<CounterValue[]> {
+    this.#assertOpen();
+    const list = readCounterNameList(names, 'names', MAX_GET_MANY_NAMES);
+    setAttribute(trace, 'shardcount.items', list.length);
+    if (list.length === 0) return [];
+    const unique = [...new Set(list)];
+    const values = await this.#values(unique, trace);
+    const byName = new Map(unique.map((name, i) => [name, values[i] as CounterValue]));
+    return list.map((name) => byName.get(name) as CounterValue);
+  }
+
+  /** The values of distinct `names`: one store lookup, then one cache multi-get. */
+  async #values(
+    names: readonly string[],
+    trace: OperationMessage | undefined,
+  ): Promise<CounterValue[]> {
+    const { store } = this.#options;
+    const lastWritable = this.#schedule.lastWritable(this.#options.now());
+    const keys = names.map((name) => counterKey(this.namespace, name));
+    const stored = await store.transactionless(() => store.loadMany(keys));
+    const entities = stored.map((entity) =>
+      entity === undefined ? undefined : loadedCounterEntity(entity, this.intervalMs),
+    );
+    const targets = names.map((name, i) => ({
+      name,
+      read: this.#openRange(name, entities[i], lastWritable),
+    }));
     let slots: Map<string, Map<number, SlotValues>>;
     try {
-      slots = await this.#readSlots([{ name, read }]);
+      slots = await this.#readSlots(targets);
     } catch (error) {
-      if (error instanceof CacheUnavailableError) {
-        setAttribute(trace, 'shardcount.pending_known', false);
+      if (!(error instanceof CacheUnavailableError)) throw error;
+      setAttribute(trace, 'shardcount.pending_known', false);
+      return entities.map((entity) => {
+        const durable = entity?.count ?? 0;
         return { durable, pending: 0, total: durable, pendingKnown: false };
-      }
-      throw error;
+      });
     }
     setAttribute(trace, 'shardcount.pending_known', true);
-    setAttribute(trace, 'shardcount.epochs', Math.max(0, read.last - read.first + 1));
-    const marks = new Map(entity?.drained.map((slot) => [slot.epoch, slot]) ?? []);
-    const closedBefore = entity?.closedBefore ?? Number.NEGATIVE_INFINITY;
-    let pending = 0;
-    for (const [epoch, values] of slots.get(name) ?? []) {
-      if (epoch < closedBefore) continue;
-      const mark = marks.get(epoch);
-      pending += Math.max(0, values.up - (mark?.up ?? 0));
-      pending -= Math.max(0, values.down - (mark?.down ?? 0));
+    if (names.length === 1 && targets[0] !== undefined) {
+      const { read } = targets[0];
+      setAttribute(trace, 'shardcount.epochs', Math.max(0, read.last - read.first + 1));
     }
-    return { durable, pending, total: durable + pending, pendingKnown: true };
+    return entities.map((entity, i) => {
+      const durable = entity?.count ?? 0;
+      const pending = pendingOf(entity, slots.get(names[i] as string));
+      return { durable, pending, total: durable + pending, pendingKnown: true };
+    });
   }
 
   /**
@@ -612,6 +666,7 @@ export class PingPongCounter {
       }
     }
     let found: Map<string, CacheValue>;
+    if (keys.length === 0) return new Map(targets.map(({ name }) => [name, new Map()]));
     try {
       found = await this.#options.cache.getMany(keys);
     } catch (error) {
@@ -812,6 +867,24 @@ function* batchesByKeys(targets: readonly FlushTarget[]): Generator<FlushTarget[
     keys += size;
   }
   if (batch.length > 0) yield batch;
+}
+
+/** What `slots` hold beyond the entity's watermarks in its open epochs (increments minus decrements). */
+function pendingOf(
+  entity: PingPongCounterEntity | undefined,
+  slots: ReadonlyMap<number, SlotValues> | undefined,
+): number {
+  if (slots === undefined || slots.size === 0) return 0;
+  const marks = new Map(entity?.drained.map((slot) => [slot.epoch, slot]) ?? []);
+  const closedBefore = entity?.closedBefore ?? Number.NEGATIVE_INFINITY;
+  let pending = 0;
+  for (const [epoch, values] of slots) {
+    if (epoch < closedBefore) continue;
+    const mark = marks.get(epoch);
+    pending += Math.max(0, values.up - (mark?.up ?? 0));
+    pending -= Math.max(0, values.down - (mark?.down ?? 0));
+  }
+  return pending;
 }
 
 function asCount(value: CacheValue | undefined): number {

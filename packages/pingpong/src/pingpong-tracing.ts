@@ -11,6 +11,7 @@ import {
 export const PINGPONG_CHANNELS = Object.freeze({
   increment: operationChannel('pingpong', 'increment'),
   get: operationChannel('pingpong', 'get'),
+  getMany: operationChannel('pingpong', 'getMany'),
   flush: operationChannel('pingpong', 'flush'),
   reset: operationChannel('pingpong', 'reset'),
   delete: operationChannel('pingpong', 'delete'),

@@ -62,3 +62,24 @@ export function readCounterNames(names: unknown, argument: string): string[] {
   }
   return [...unique];
 }
+
+/**
+ * Checks `getMany`'s `names`: an array (not a string, a `Set`) of at most `max` counter
+ * names, each named `names[i]` when refused. Returns them as given, in order, duplicates kept.
+ */
+export function readCounterNameList(names: unknown, argument: string, max: number): string[] {
+  assertArray(names, argument);
+  if (names.length > max) {
+    throw new InvalidArgumentError(
+      `${argument} has ${names.length} names; at most ${max} are read in one call.`,
+      { context: { argument, length: names.length } },
+    );
+  }
+  const list: string[] = [];
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    assertCounterName(name, `${argument}[${i}]`);
+    list.push(name);
+  }
+  return list;
+}

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CacheUnavailablePolicy, PingPongCounter } from '../src/index.js';
 import { durabilityScenarios } from './support/durability-scenarios.js';
 import { FakeClock, INTERVAL_MS, makeEnvironment } from './support/environment.js';
+import { batchReadScenarios } from './support/read-scenarios.js';
 import { inParallel, pingPongScenarios } from './support/scenarios.js';
 
 async function realEnvironment() {
@@ -25,6 +26,7 @@ async function realEnvironment() {
 
 pingPongScenarios('memcached + Datastore emulator', realEnvironment);
 durabilityScenarios('memcached + Datastore emulator', realEnvironment);
+batchReadScenarios('memcached + Datastore emulator', realEnvironment);
 
 describe('PingPongCounter when a real memcached stops mid-run', () => {
   let server: MemcachedServer;

@@ -154,7 +154,14 @@ export const SHARDCOUNT_OPERATIONS: Readonly<Record<ShardcountPackageName, reado
       'reset',
       'delete',
     ]),
-    pingpong: Object.freeze(['increment', 'get', 'flush', 'reset', 'delete']),
+    pingpong: Object.freeze([
+      'increment',
+      'get',
+      'getMany',
+      'flush',
+      'reset',
+      'delete',
+    ]),
     'local-cache': Object.freeze(['get', 'getMany', 'invalidate', 'invalidateMany']),
     storage: Object.freeze([]),
   });
