@@ -164,8 +164,9 @@ describe('PingPongCounter through instrumentShardcount', () => {
     const total = await counterTotals(t);
     expect(total('shardcount.pingpong.moved')).toBe(2 + 4);
     expect(total('shardcount.pingpong.moved_decrements')).toBe(1);
-    expect(total('shardcount.pingpong.lost_epochs')).toBe(1);
-    expect(total('shardcount.pingpong.flush_errors')).toBe(1);
+    expect(total('shardcount.pingpong.lost')).toBe(1);
+    expect(total('shardcount.pingpong.flush_error')).toBe(1);
+    expect(total('shardcount.pingpong.flushed')).toBe(4);
   });
 
   it('records what an increment did while memcached was down, per policy', async () => {

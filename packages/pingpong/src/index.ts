@@ -32,5 +32,18 @@ export {
   type PingPongCounterOptions,
 } from './options.js';
 export { MAX_GET_MANY_NAMES, PingPongCounter } from './ping-pong-counter.js';
+export {
+  type DroppedEvent,
+  type FlushErrorEvent,
+  type IdledEvent,
+  type LostEvent,
+  type MovedDecrementsEvent,
+  type MovedEvent,
+  PINGPONG_EVENT_NAMES,
+  type PingPongEventListener,
+  type PingPongEventMap,
+  type RegistrationErrorEvent,
+  type WrittenThroughEvent,
+} from './pingpong-events.js';
 export { type SlotDirection, slotKey } from './slot-keys.js';
 export { MAX_COUNTER_NAME_BYTES } from './validation.js';

@@ -9,6 +9,9 @@ export interface NotedName {
 /** Writes registry entries durably for `names`; rejects when any could not be written. */
 export type RegisterNames = (names: readonly NotedName[]) => Promise<void>;
 
+/** Told about a failed registration round: how many names it carried, and the error. */
+export type RegistrationFailed = (names: number, error: Error) => void;
+
 /** Longest wait between registration attempts while the store keeps failing, in milliseconds. */
 const MAX_RETRY_DELAY_MS = 60_000;
 
@@ -38,6 +41,7 @@ export class NameRegistry {
   readonly #maxRemembered: number;
   readonly #touchEveryMs: number;
   readonly #clock: () => number;
+  readonly #onFailure: RegistrationFailed;
   /** Names known to be registered, with when; insertion order makes it a cheap LRU. */
   readonly #remembered = new Map<string, number>();
   /** Names to register, with the oldest epoch noted. */
@@ -58,6 +62,7 @@ export class NameRegistry {
    * @param maxRemembered - how many registered names to remember
    * @param touchEveryMs - register a name again once its registration is this old
    * @param clock - the counter's clock, in milliseconds
+   * @param onFailure - told about every failed round (the names are retried)
    */
   constructor(
     write: RegisterNames,
@@ -65,8 +70,10 @@ export class NameRegistry {
     maxRemembered: number,
     touchEveryMs: number,
     clock: () => number,
+    onFailure: RegistrationFailed,
   ) {
     this.#clock = clock;
+    this.#onFailure = onFailure;
     this.#write = write;
     this.#delayMs = delayMs;
     this.#maxRemembered = maxRemembered;
@@ -173,6 +180,7 @@ export class NameRegistry {
       }
       const backoff = Math.min(MAX_RETRY_DELAY_MS, this.#delayMs * 2 ** this.#failuresInARow);
       this.#schedule(Math.max(backoff, 100));
+      this.#onFailure(batch.length, error instanceof Error ? error : new Error(String(error)));
       throw error;
     }
   }

@@ -1,13 +1,14 @@
 import {
   assertFunction,
   assertObject,
+  assertOneOf,
   assertTimerMs,
   CacheUnavailableError,
   type CacheValue,
   type OperationMessage,
   OutOfRangeError,
-  publishEvent,
   readOptions,
+  TypedEvents,
 } from '@shardcount/storage';
 import {
   counterKey,
@@ -43,6 +44,11 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from './options.js';
+import {
+  PINGPONG_EVENT_NAMES,
+  type PingPongEventListener,
+  type PingPongEventMap,
+} from './pingpong-events.js';
 import { PINGPONG_CHANNELS, pingpongMessage, setAttribute } from './pingpong-tracing.js';
 import { slotKey } from './slot-keys.js';
 import {
@@ -142,6 +148,7 @@ export class PingPongCounter {
   };
   /** Options of every slot `incr`: made once, not per increment. */
   readonly #slotOptions: { readonly initial: 0; readonly ttlSeconds: number };
+  readonly #events = new TypedEvents<PingPongEventMap>('pingpong');
   #flushChain: Promise<unknown> = Promise.resolve();
   #flusher: Flusher | undefined;
   #closed = false;
@@ -168,7 +175,26 @@ export class PingPongCounter {
       this.#options.maxRememberedNames,
       Math.floor(this.#options.retentionMs / 4),
       this.#options.now,
+      (names, error) => this.#events.emit('registrationError', { names, error }, undefined),
     );
+  }
+
+  /**
+   * Subscribes to an event: `flushed` (every flush's report), `moved`, `movedDecrements`,
+   * `lost`, `idled` and `flushError` from flushes, `writtenThrough` and `dropped` from
+   * increments while memcached is down, `registrationError`. Listeners run synchronously;
+   * one that throws is ignored, so it never breaks counting or flushing. Every event is
+   * also published on the `shardcount:events` diagnostics channel.
+   *
+   * @param event - the event's name, one of {@link PINGPONG_EVENT_NAMES}
+   * @param listener - called with the event's payload
+   * @returns a function that unsubscribes the listener
+   * @throws InvalidArgumentError for an unknown event or a listener that is not a function
+   */
+  on<E extends keyof PingPongEventMap>(event: E, listener: PingPongEventListener<E>): () => void {
+    assertOneOf(event, 'event', PINGPONG_EVENT_NAMES);
+    assertFunction(listener, 'listener');
+    return this.#events.on(event, listener);
   }
 
   /**
@@ -509,12 +535,12 @@ export class PingPongCounter {
       case 'drop':
         this.#stats.lostIncrements++;
         this.#stats.lostAmount += delta;
-        publishEvent('pingpong', 'dropped', name);
+        this.#events.emit('dropped', { counterName: name, delta }, name);
         return 'dropped';
       case 'write-through':
         await this.#writeThrough(name, delta);
         this.#stats.writtenThrough++;
-        publishEvent('pingpong', 'writtenThrough', name);
+        this.#events.emit('writtenThrough', { counterName: name, delta }, name);
         return 'written-through';
     }
   }
@@ -776,19 +802,29 @@ export class PingPongCounter {
             flushed++;
             moved += result.movedUp - result.movedDown;
           }
-          if (result.movedUp > 0) publishEvent('pingpong', 'moved', target.name, result.movedUp);
+          const counterName = target.name;
+          if (result.movedUp > 0) {
+            this.#events.emit(
+              'moved',
+              { counterName, amount: result.movedUp },
+              counterName,
+              result.movedUp,
+            );
+          }
           if (result.movedDown > 0) {
-            publishEvent('pingpong', 'movedDecrements', target.name, result.movedDown);
+            const amount = result.movedDown;
+            this.#events.emit('movedDecrements', { counterName, amount }, counterName, amount);
           }
           if (result.becameIdle) {
             idled++;
-            publishEvent('pingpong', 'idled', target.name);
+            this.#events.emit('idled', { counterName }, counterName);
           }
           if (result.lostEpochs.length > 0) {
             const loss: CounterLoss = { name: target.name, epochs: result.lostEpochs };
             lost.push(loss);
             this.#stats.lostEpochs += result.lostEpochs.length;
-            publishEvent('pingpong', 'lostEpochs', target.name, result.lostEpochs.length);
+            const epochs = result.lostEpochs;
+            this.#events.emit('lost', { counterName, epochs }, counterName, epochs.length);
             this.#reportLoss(loss);
           }
         } catch (error) {
@@ -798,13 +834,17 @@ export class PingPongCounter {
     }
     this.#stats.flushes++;
     this.#stats.flushFailures += errors.length;
-    if (errors.length > 0) publishEvent('pingpong', 'flushErrors', undefined, errors.length);
+    for (const { name, error } of errors) {
+      this.#events.emit('flushError', { counterName: name, error }, name);
+    }
     this.#stats.idled += idled;
     const epochs: EpochRange = {
       first: Number.isFinite(firstRead) ? firstRead : lastDrainable + 1,
       last: lastDrainable,
     };
-    return { counters: counted, flushed, moved, epochs, idled, lost, errors };
+    const report: FlushReport = { counters: counted, flushed, moved, epochs, idled, lost, errors };
+    this.#events.emit('flushed', report, undefined);
+    return report;
   }
 
   #reportLoss(loss: CounterLoss): void {

@@ -133,10 +133,11 @@ describe('PingPongCounter on the embedded adapters only', () => {
       { package: 'pingpong', event: 'moved', subject: 'events', count: 5 },
     ]);
     expect(byName('movedDecrements').map((e) => e.count)).toEqual([2]);
-    expect(byName('lostEpochs')).toEqual([
-      { package: 'pingpong', event: 'lostEpochs', subject: 'events', count: 1 },
+    expect(byName('lost')).toEqual([
+      { package: 'pingpong', event: 'lost', subject: 'events', count: 1 },
     ]);
     expect(byName('idled').map((e) => e.subject)).toEqual(['events']);
+    expect(byName('flushed')).toHaveLength(8);
   });
 
   it('write-through rejects with the store error when both backends are down', async () => {
