@@ -1,11 +1,17 @@
-import { type ChildProcess, execFile } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
+import {
+  ChildServer,
+  findBinary,
+  forgetDirectory,
+  startOnFreePort,
+  trackDirectory,
+} from './child-server.js';
 import { freePort } from './free-port.js';
-import { spawnServer } from './spawn-server.js';
 
 /**
  * A Valkey-compatible server (`valkey-server`, else Debian's `redis-server` 7.x) this module
@@ -73,45 +79,11 @@ export interface StartValkeyClusterOptions {
   readonly replicasPerPrimary?: number;
 }
 
-const READY_DEADLINE_MS = 10_000;
 const CLUSTER_DEADLINE_MS = 30_000;
-const STOP_GRACE_MS = 5_000;
-const OUTPUT_TAIL_CHARS = 4_000;
-
-/** Every child still running, so the exit hook can end what a crashed test left behind. */
-const liveChildren = new Set<ChildProcess>();
-/** Working directories still to remove. */
-const liveDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // 'exit' handlers must be synchronous: a signal and a synchronous removal is all there is.
-  process.on('exit', () => {
-    for (const child of liveChildren) child.kill('SIGKILL');
-    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-  });
-}
-
-function findBinary(names: readonly string[]): string {
-  for (const name of names) {
-    for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-      if (dir === '') continue;
-      const candidate = join(dir, name);
-      try {
-        accessSync(candidate, constants.X_OK);
-        return candidate;
-      } catch {
-        // not in this directory
-      }
-    }
-  }
-  throw new Error(
-    `None of ${names.join(', ')} is on PATH. Install Debian's redis-server 7 (wire-compatible ` +
-      'with Valkey 7.2): `apt-get update && apt-get install -y redis-server` (the bootstrap does this).',
-  );
-}
+const SERVER_BINARIES = ['valkey-server', 'redis-server'];
+const INSTALL_HINT =
+  "Install Debian's redis-server 7 (wire-compatible with Valkey 7.2): " +
+  '`apt-get update && apt-get install -y redis-server` (the bootstrap does this).';
 
 /**
  * Starts a standalone Valkey (or Redis 7) server on 127.0.0.1 as a child process, with
@@ -141,7 +113,7 @@ export async function startValkeyCluster(
   if (!Number.isSafeInteger(replicas) || replicas < 0) {
     throw new Error(`replicasPerPrimary must be a whole number, got ${replicas}.`);
   }
-  const cli = findBinary(['valkey-cli', 'redis-cli']);
+  const cli = findBinary(['valkey-cli', 'redis-cli'], INSTALL_HINT);
   const started = await Promise.allSettled(
     Array.from({ length: primaries * (1 + replicas) }, async () =>
       startNode(undefined, async () => [
@@ -290,52 +262,28 @@ async function startNode(
   port: number | undefined,
   extraArgs: () => Promise<string[]>,
 ): Promise<ValkeyServer> {
-  const binary = findBinary(['valkey-server', 'redis-server']);
-  installExitHook();
-  // A free port can be taken between freePort() and the bind: retry on a new one.
-  let lastError: unknown;
-  for (let attempt = 0; attempt < (port === undefined ? 3 : 1); attempt++) {
-    const server = new ChildValkey(binary, port ?? (await freePort()), await extraArgs());
-    try {
-      await server.start();
-      return server;
-    } catch (error) {
-      lastError = error;
-    }
-  }
-  throw lastError;
+  const binary = findBinary(SERVER_BINARIES, INSTALL_HINT);
+  return startOnFreePort(port, async (free) => new ChildValkey(binary, free, await extraArgs()));
 }
 
-class ChildValkey implements ValkeyServer {
-  readonly host = '127.0.0.1';
-  readonly port: number;
-  readonly address: string;
+class ChildValkey extends ChildServer implements ValkeyServer {
+  protected readonly label = 'valkey';
   readonly url: string;
-  readonly #binary: string;
   readonly #extraArgs: string[];
   #dir: string | undefined;
-  #child: ChildProcess | undefined;
-  #exited: Promise<void> = Promise.resolve();
-  #output = '';
 
   constructor(binary: string, port: number, extraArgs: string[]) {
-    this.#binary = binary;
-    this.port = port;
-    this.address = `${this.host}:${port}`;
+    super(binary, port);
     this.url = `redis://${this.address}`;
     this.#extraArgs = extraArgs;
   }
 
-  get running(): boolean {
-    return this.#child !== undefined;
-  }
-
-  async start(): Promise<void> {
+  protected arguments(): string[] {
     if (this.#dir === undefined) {
       this.#dir = mkdtempSync(join(tmpdir(), 'shardcount-valkey-'));
-      liveDirs.add(this.#dir);
+      trackDirectory(this.#dir);
     }
-    const args = [
+    return [
       '--bind',
       this.host,
       '--port',
@@ -350,125 +298,20 @@ class ChildValkey implements ValkeyServer {
       'no',
       ...this.#extraArgs,
     ];
-    const child = spawnServer(this.#binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    this.#child = child;
-    this.#output = '';
-    liveChildren.add(child);
-    this.#exited = new Promise((resolve) => {
-      const gone = (): void => {
-        liveChildren.delete(child);
-        if (this.#child === child) this.#child = undefined;
-        resolve();
-      };
-      child.once('exit', gone);
-      // Spawn failures (ENOENT, EACCES) emit 'error' and may never emit 'exit'.
-      child.once('error', (error) => {
-        this.#output += String(error);
-        gone();
-      });
-    });
-    for (const stream of [child.stdout, child.stderr]) {
-      stream?.setEncoding('utf8');
-      stream?.on('data', (text: string) => {
-        this.#output = (this.#output + text).slice(-OUTPUT_TAIL_CHARS);
-      });
-      (stream as { unref?: () => void } | null)?.unref?.();
-    }
-    // A server a test forgot to stop must not keep the process alive; the exit hook ends it.
-    child.unref();
-    try {
-      await this.#waitReady(child);
-    } catch (error) {
-      await this.stop();
-      throw error;
-    }
   }
 
-  async pause(): Promise<void> {
-    const child = this.#child;
-    if (child?.pid === undefined) throw new Error(`server on port ${this.port} is not running.`);
-    child.kill('SIGSTOP');
-    const deadline = Date.now() + 5_000;
-    while (!allThreadsStopped(child.pid)) {
-      if (Date.now() > deadline) throw new Error(`server pid ${child.pid} did not stop.`);
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-  }
-
-  resume(): void {
-    this.#child?.kill('SIGCONT');
+  protected async servingPid(): Promise<number | undefined> {
+    const match = await query(this.host, this.port, 'INFO server', /process_id:(\d+)\r\n/);
+    return match === undefined ? undefined : Number(match[1]);
   }
 
   async stop(): Promise<void> {
-    await this.#stopProcess();
+    await this.stopProcess();
     if (this.#dir !== undefined) {
-      rmSync(this.#dir, { recursive: true, force: true });
-      liveDirs.delete(this.#dir);
+      forgetDirectory(this.#dir);
       this.#dir = undefined;
     }
   }
-
-  async restart(): Promise<void> {
-    await this.#stopProcess();
-    await this.start();
-  }
-
-  async #stopProcess(): Promise<void> {
-    const child = this.#child;
-    if (child === undefined) {
-      await this.#exited;
-      return;
-    }
-    // A stopped (paused) process would not act on SIGTERM until continued.
-    child.kill('SIGCONT');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-    try {
-      await this.#exited;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  async #waitReady(child: ChildProcess): Promise<void> {
-    const deadline = Date.now() + READY_DEADLINE_MS;
-    for (;;) {
-      if (this.#child !== child) {
-        throw new Error(
-          `server on port ${this.port} exited before it was ready: ${this.#output.trim() || '(no output)'}`,
-        );
-      }
-      // Compare pids: the port may still be served by another process (our bind failed).
-      const match = await query(this.host, this.port, 'INFO server', /process_id:(\d+)\r\n/);
-      if (match !== undefined && Number(match[1]) === child.pid) return;
-      if (Date.now() > deadline) {
-        throw new Error(
-          `server on port ${this.port} did not answer INFO within ${READY_DEADLINE_MS} ms: ${this.#output.trim()}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  }
-}
-
-/** Whether every thread of `pid` is in the stopped state (Linux /proc; true if it is gone). */
-function allThreadsStopped(pid: number): boolean {
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return true;
-  }
-  return tasks.every((task) => {
-    try {
-      // The state follows the parenthesised command name: "pid (comm) S ...".
-      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      return state === 'T' || state === 't';
-    } catch {
-      return true;
-    }
-  });
 }
 
 /**
