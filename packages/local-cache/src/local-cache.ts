@@ -122,17 +122,59 @@ export class LocalCache<V> {
 
   async #get(key: string, valueProvider: ValueProvider<V>): Promise<V> {
     assertKey(key);
-    assertFunction(valueProvider, 'valueProvider', { key });
-    const recent = this.#recentEntry(key);
-    if (recent !== undefined) {
+    // Checked inline so a valid call allocates no error context.
+    if (typeof valueProvider !== 'function') {
+      assertFunction(valueProvider, 'valueProvider', { key });
+    }
+    if (this.#options.maxStalenessMs > 0) {
+      const recent = this.#recentEntry(key);
+      if (recent !== undefined) {
+        this.#hits += 1;
+        publishEvent('local-cache', 'hit', key);
+        return recent.value;
+      }
+    }
+    // The single-key fast path: one tag read, a comparison, the value. No provider wrapper,
+    // array, Map or extra promise unless the read needs more (a load, a missing tag, a tag
+    // store failure); then the general path takes over from what this read already learned.
+    const readSeq = ++this.#seq;
+    const checkStart = this.#now();
+    this.#versionChecks += 1;
+    let stored: CacheValue | undefined;
+    try {
+      stored = await this.#cache.get(this.#tagKey(key));
+    } catch (error) {
+      this.#tagStoreFailed(error);
+      return this.#getSlow(key, undefined, readSeq, checkStart, valueProvider);
+    }
+    if (stored === undefined) {
+      const tags = await this.#tagsOrOutage([key], new Map());
+      return this.#getSlow(key, tags, readSeq, checkStart, valueProvider);
+    }
+    const tag = tagText(stored);
+    const entry = this.#entries.get(key);
+    if (entry !== undefined && entry.tag === tag) {
+      if (entry.checkedAt < checkStart) entry.checkedAt = checkStart;
       this.#hits += 1;
       publishEvent('local-cache', 'hit', key);
-      return recent.value;
+      return entry.value;
     }
-    const values = await this.#read([key], async (keys) => {
+    return this.#getSlow(key, new Map([[key, tag]]), readSeq, checkStart, valueProvider);
+  }
+
+  /** A single-key read that needs more than its entry: {@link #resolve} with one key. */
+  async #getSlow(
+    key: string,
+    tags: Map<string, string> | undefined,
+    readSeq: number,
+    checkStart: number,
+    valueProvider: ValueProvider<V>,
+  ): Promise<V> {
+    const provider: ManyValuesProvider<V> = async (keys) => {
       const only = keys[0] ?? key;
       return new Map([[only, await valueProvider(only)]]);
-    });
+    };
+    const values = await this.#resolve([key], tags, readSeq, checkStart, provider);
     return values.get(key) as V;
   }
 
@@ -286,14 +328,45 @@ export class LocalCache<V> {
   async #read(keys: readonly string[], provider: ManyValuesProvider<V>): Promise<Map<string, V>> {
     const readSeq = ++this.#seq;
     const checkStart = this.#now();
-    let tags: Map<string, string> | undefined;
+    const tags = await this.#tagsOrOutage(keys, undefined);
+    return this.#resolve(keys, tags, readSeq, checkStart, provider);
+  }
+
+  /**
+   * The current tags of `keys` (completing `found`, the tags already read, when given), or
+   * `undefined` when the tag store is unavailable.
+   */
+  async #tagsOrOutage(
+    keys: readonly string[],
+    found: Map<string, string> | undefined,
+  ): Promise<Map<string, string> | undefined> {
     try {
-      tags = await this.#currentTags(keys);
+      return await this.#currentTags(keys, found ?? (await this.#readTags(keys)));
     } catch (error) {
-      if (!isCacheUnavailable(error)) throw error;
-      this.#errors += 1;
-      publishEvent('local-cache', 'tagStoreError', undefined);
+      this.#tagStoreFailed(error);
+      return undefined;
     }
+  }
+
+  /** Counts a tag store outage met by a read; any other error is rethrown. */
+  #tagStoreFailed(error: unknown): void {
+    if (!isCacheUnavailable(error)) throw error;
+    this.#errors += 1;
+    publishEvent('local-cache', 'tagStoreError', undefined);
+  }
+
+  /**
+   * Answers each of `keys` from its entry, a load in progress, or a new load, given their
+   * current `tags` (`undefined`: the tag store is down) read from `checkStart` on by the
+   * read numbered `readSeq`.
+   */
+  async #resolve(
+    keys: readonly string[],
+    tags: Map<string, string> | undefined,
+    readSeq: number,
+    checkStart: number,
+    provider: ManyValuesProvider<V>,
+  ): Promise<Map<string, V>> {
     const answers = new Map<string, V | Promise<V>>();
     const toLoad: LoadItem[] = [];
     for (const key of keys) {
@@ -400,13 +473,15 @@ export class LocalCache<V> {
   }
 
   /**
-   * The current tag of each key: one read for all, then `add` of a fresh uuid for each
+   * The current tag of each key given those `found` by one read for all: `add` of a fresh uuid for each
    * missing tag. An `add` that loses means another process created the tag first: read it.
    * A tag that vanished again gets the uuid this process tried, which matches no stored tag,
    * so the entry is simply reloaded next time.
    */
-  async #currentTags(keys: readonly string[]): Promise<Map<string, string>> {
-    const found = await this.#readTags(keys);
+  async #currentTags(
+    keys: readonly string[],
+    found: Map<string, string>,
+  ): Promise<Map<string, string>> {
     const missing = keys.filter((key) => !found.has(key));
     if (missing.length === 0) return found;
     const proposed = new Map(missing.map((key) => [key, uuidv4()]));

@@ -80,6 +80,13 @@ export function runLocalCacheSuite(adapter: SuiteAdapter): void {
         expect(await cache.get('k', source.provider)).toBe('k@1');
         expect(source.calls).toEqual(['k']);
         expect(cache.stats()).toMatchObject({ hits: 1, misses: 1, loads: 1, versionChecks: 2 });
+        // The miss: a get that finds no tag, then the add creating it. Each hit after it:
+        // exactly one single-key get (the fast path), never a batch read or a write.
+        const before = { ...store.calls };
+        for (let i = 0; i < 5; i += 1) expect(await cache.get('k', source.provider)).toBe('k@1');
+        expect(before).toMatchObject({ get: 2, getMany: 0, add: 1, set: 0 });
+        expect(store.calls).toMatchObject({ get: 7, getMany: 0, add: 1, set: 0 });
+        expect(cache.stats()).toMatchObject({ hits: 6, misses: 1, versionChecks: 7 });
       });
 
       test('invalidate in one instance makes another reload on its next get', async () => {
