@@ -90,6 +90,47 @@ export function operationChannel(
   return tracingChannel<unknown, OperationMessage>(operationChannelName(pkg, operation));
 }
 
+/**
+ * The `TracingChannel` of each named operation of one package, keyed by operation name.
+ *
+ * @param pkg - the publishing package
+ * @param operations - its operation names (each also listed in {@link SHARDCOUNT_OPERATIONS})
+ */
+export function operationChannels<const O extends string>(
+  pkg: ShardcountPackageName,
+  operations: readonly O[],
+): Readonly<Record<O, TracingChannel<unknown, OperationMessage>>> {
+  const channels = {} as Record<O, TracingChannel<unknown, OperationMessage>>;
+  for (const operation of operations) channels[operation] = operationChannel(pkg, operation);
+  return Object.freeze(channels);
+}
+
+/**
+ * The message of one traced operation; `subject` is kept only when it is a string (the
+ * counter name or key, which may still be unchecked when the message is built).
+ */
+export function operationMessage(
+  pkg: ShardcountPackageName,
+  operation: string,
+  subject: unknown,
+): OperationMessage {
+  return {
+    package: pkg,
+    operation,
+    subject: typeof subject === 'string' ? subject : undefined,
+    attributes: {},
+  };
+}
+
+/** Records an attribute on an operation's message, when the operation is traced. */
+export function setOperationAttribute(
+  message: OperationMessage | undefined,
+  name: string,
+  value: OperationAttributeValue,
+): void {
+  if (message !== undefined) message.attributes[name] = value;
+}
+
 const backendCalls = tracingChannel<unknown, BackendCallMessage>(BACKEND_CALL_CHANNEL);
 const events = channel(EVENTS_CHANNEL);
 
@@ -154,14 +195,7 @@ export const SHARDCOUNT_OPERATIONS: Readonly<Record<ShardcountPackageName, reado
       'reset',
       'delete',
     ]),
-    pingpong: Object.freeze([
-      'increment',
-      'get',
-      'getMany',
-      'flush',
-      'reset',
-      'delete',
-    ]),
+    pingpong: Object.freeze(['increment', 'get', 'getMany', 'flush', 'reset', 'delete']),
     'local-cache': Object.freeze(['get', 'getMany', 'invalidate', 'invalidateMany']),
     storage: Object.freeze([]),
   });
