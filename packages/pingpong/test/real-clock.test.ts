@@ -9,6 +9,7 @@ import {
   realEntityStore,
   startDatastoreEmulator,
   startMemcached,
+  TYPESCRIPT_RUNNER,
 } from '@shardcount/test-services';
 import { v4 as uuid } from 'uuid';
 import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
@@ -20,7 +21,7 @@ import { inParallel } from './support/scenarios.js';
 // Real memcached, real emulator and, where time matters, the real clock: memcached expires
 // keys on a whole-second clock of its own, which no fake clock reproduces.
 
-const runner = fileURLToPath(new URL('./fixtures/run-typescript.mjs', import.meta.url));
+const runner = TYPESCRIPT_RUNNER;
 const counterProcess = fileURLToPath(new URL('./fixtures/counter-process.ts', import.meta.url));
 
 interface ProcessConfig {

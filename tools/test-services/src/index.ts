@@ -22,6 +22,7 @@ export {
   valkeyClusterClient,
 } from './real-cache-store.js';
 export { type RealEntityStoreOptions, realEntityStore } from './real-entity-store.js';
+export { TYPESCRIPT_RUNNER } from './typescript-runner.js';
 export {
   type StartValkeyClusterOptions,
   type StartValkeyOptions,

@@ -1,13 +1,13 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { RealCacheKind } from '@shardcount/test-services';
+import { type RealCacheKind, TYPESCRIPT_RUNNER } from '@shardcount/test-services';
 import { v4 as uuidv4 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, inject, test } from 'vitest';
 import type { LocalCacheStats } from '../../src/index.js';
 import { IpcPeer } from './ipc-peer.js';
 
-const runner = fileURLToPath(new URL('../fixtures/run-typescript.mjs', import.meta.url));
+const runner = TYPESCRIPT_RUNNER;
 const cacheProcess = fileURLToPath(new URL('../fixtures/cache-process.ts', import.meta.url));
 
 /** A child Node process holding one LocalCache, and the parent's view of it. */
