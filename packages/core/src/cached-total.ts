@@ -214,7 +214,37 @@ export class CachedTotals {
     const keys = known === undefined ? [key] : [key, this.countKeyOf(known)];
     const got = await this.#attempt(name, 'getMany', () => this.#cache.getMany(keys));
     if (!got.ok) return this.#miss(name, 'unavailable', undefined);
-    const value = got.value.get(key);
+    return this.#judge(name, got.value, known);
+  }
+
+  /**
+   * {@link read} for many counters (distinct names) with ONE `getMany` of every counter's key
+   * and the count keys of the lineages this process has seen; a lineage it has not seen yet
+   * costs one `get` of its count key, and each miss that may fill places its own lease
+   * (as {@link read} does). Results follow `names`.
+   */
+  async readMany(names: readonly string[]): Promise<ReadOutcome[]> {
+    const keys: string[] = [];
+    const known: Array<string | undefined> = [];
+    for (const name of names) {
+      const lineage = this.#lineages.get(name);
+      known.push(lineage);
+      keys.push(this.keyOf(name));
+      if (lineage !== undefined) keys.push(this.countKeyOf(lineage));
+    }
+    const got = await this.#attempt(names, 'getMany', () => this.#cache.getMany(keys));
+    if (!got.ok) return names.map((name) => this.#miss(name, 'unavailable', undefined));
+    const values = got.value;
+    return Promise.all(names.map((name, i) => this.#judge(name, values, known[i])));
+  }
+
+  /** Decides a read from what `getMany` returned for the counter (and its known lineage). */
+  async #judge(
+    name: string,
+    values: ReadonlyMap<string, unknown>,
+    known: string | undefined,
+  ): Promise<ReadOutcome> {
+    const value = values.get(this.keyOf(name));
     if (value === undefined) return this.#lease(name, 'missing', undefined);
     if (!isEntry(value)) {
       // Not ours (a foreign value under our key): never trust it, never overwrite it blindly.
@@ -233,7 +263,7 @@ export class CachedTotals {
         if (value.expiresAt <= this.#now()) return this.#lease(name, 'expired', value.lineage);
         let stored: unknown;
         if (value.lineage === known) {
-          stored = got.value.get(this.countKeyOf(known));
+          stored = values.get(this.countKeyOf(known));
         } else {
           const count = await this.#attempt(name, 'get', () =>
             this.#cache.get(this.countKeyOf(value.lineage)),
@@ -444,7 +474,11 @@ export class CachedTotals {
    * is reported as a `cacheError` event and returned as `{ ok: false }`: the cache is
    * best-effort and must never fail a counter operation.
    */
-  async #attempt<T>(name: string, call: string, run: () => Promise<T>): Promise<Attempt<T>> {
+  async #attempt<T>(
+    name: string | readonly string[],
+    call: string,
+    run: () => Promise<T>,
+  ): Promise<Attempt<T>> {
     let timer: NodeJS.Timeout | undefined;
     try {
       const pending = run();
@@ -454,7 +488,7 @@ export class CachedTotals {
             reject(
               new CacheUnavailableError(
                 `Cache ${call} did not answer within ${this.#settings.timeoutMs} ms.`,
-                { context: { counterName: name, call } },
+                { context: { counterName: typeof name === 'string' ? name : name[0], call } },
               ),
             ),
           this.#settings.timeoutMs,
@@ -469,7 +503,10 @@ export class CachedTotals {
         caught instanceof Error
           ? caught
           : new InvalidArgumentError(`Cache ${call} failed with a non-error value.`);
-      this.#events.emit('cacheError', { counterName: name, call, error });
+      // A batched call failed for every counter it read.
+      for (const counterName of typeof name === 'string' ? [name] : name) {
+        this.#events.emit('cacheError', { counterName, call, error });
+      }
       return { ok: false };
     } finally {
       if (timer !== undefined) clearTimeout(timer);

@@ -12,6 +12,8 @@ export const CORE_CHANNELS = Object.freeze({
   increment: operationChannel('core', 'increment'),
   decrement: operationChannel('core', 'decrement'),
   getCounter: operationChannel('core', 'getCounter'),
+  getCounters: operationChannel('core', 'getCounters'),
+  listCounters: operationChannel('core', 'listCounters'),
   createCounter: operationChannel('core', 'createCounter'),
   updateCounter: operationChannel('core', 'updateCounter'),
   reset: operationChannel('core', 'reset'),

@@ -200,6 +200,17 @@ function fittedKeyName(name: string, suffix: string): string {
   return `h:${sha256(name)}${suffix}`;
 }
 
+/**
+ * The key-name prefix shared by every counter whose name starts with `prefix` and whose key
+ * holds its name (`n:` + name); `undefined` when no such key can exist (`n:` + `prefix` is
+ * past the key-name limit). Counters under hashed keys (names of more than 1,498 bytes) do
+ * not share it.
+ */
+export function counterKeyNamePrefix(prefix: string): string | undefined {
+  const plain = `n:${prefix}`;
+  return Buffer.byteLength(plain, 'utf8') <= MAX_KEY_NAME_BYTES ? plain : undefined;
+}
+
 /** Key of the counter called `name`. */
 export function counterKey(kinds: CounterKinds, name: string): Key<CounterData> {
   return kinds.counter.key(fittedKeyName(name, ''));

@@ -93,6 +93,19 @@ export interface CreateCounterOptions {
   readonly description?: string;
 }
 
+/** Options of `delete`. */
+export interface DeleteOptions {
+  /**
+   * `true` (default): return once the counter and everything it owns are gone. `false`:
+   * return once the counter is marked `DELETING` (its count reads 0, changes are refused,
+   * `getCounter` shows the status); the removal goes on in the background of this process.
+   * A failure there is reported through the `deletionFailed` event (never an unhandled
+   * rejection) and leaves the counter `DELETING` for `resumeDeletions()`; `close()` waits for
+   * background deletions.
+   */
+  readonly wait?: boolean;
+}
+
 /** Options of `updateCounter`; fields left out are unchanged. */
 export interface UpdateCounterOptions {
   /**
@@ -117,4 +130,47 @@ export interface ResumeReport {
   readonly resets: readonly string[];
   /** Counters whose interrupted fence (a status change's stamping of the shards) was finished. */
   readonly fences: readonly string[];
+}
+
+/** A counter's metadata as `listCounters` reports it: no count (listing reads no shard). */
+export interface CounterInfo {
+  /** The counter's name. */
+  readonly name: string;
+  /** Free text for people. */
+  readonly description: string;
+  /** Number of shards (while shrinking: the shards still holding counts). */
+  readonly numShards: number;
+  /** Current status. */
+  readonly status: CounterStatus;
+  /** When the counter was created. */
+  readonly createdAt: Date;
+  /** When its metadata (not its count) last changed. */
+  readonly updatedAt: Date;
+}
+
+/** Options of `listCounters`. */
+export interface ListCountersOptions {
+  /**
+   * Only counters whose name starts with this string (at most 1500 UTF-8 bytes; empty means
+   * all). Counters with names of more than 1,498 bytes are stored under hashed keys and are
+   * listed only without a prefix.
+   */
+  readonly prefix?: string;
+  /** Only counters in this status. */
+  readonly status?: CounterStatus;
+  /** Most counters on the page: 1 to `MAX_LIST_LIMIT` (1000). Default 100. */
+  readonly limit?: number;
+  /**
+   * Where to go on: the `cursor` of the previous page, with the same `prefix` and `status`.
+   * Opaque; a string that no earlier page returned is refused with `InvalidArgumentError`.
+   */
+  readonly cursor?: string;
+}
+
+/** One page of {@link CounterInfo}. */
+export interface CounterPage {
+  /** The counters, ordered by name (UTF-8 byte order; hashed-key names first). */
+  readonly counters: readonly CounterInfo[];
+  /** Pass it as `cursor` to read the next page; `undefined` on the last page. */
+  readonly cursor: string | undefined;
 }

@@ -26,17 +26,22 @@ export type {
   CounterEventListener,
   CounterEventMap,
   CounterOperationName,
+  DeletionFailedEvent,
   RetryEvent as CounterRetryEvent,
   ShardsGrownEvent,
 } from './counter-events.js';
 export { CounterStatus, type SettableCounterStatus } from './counter-status.js';
 export type {
   Counter,
+  CounterInfo,
   CounterOperation,
+  CounterPage,
   CreateCounterOptions,
   DecrementOptions,
+  DeleteOptions,
   GetCounterOptions,
   IncrementOptions,
+  ListCountersOptions,
   ResumeReport,
   UpdateCounterOptions,
 } from './counter-types.js';
@@ -44,9 +49,10 @@ export { CounterExistsError } from './errors/counter-exists-error.js';
 export { CounterNotFoundError } from './errors/counter-not-found-error.js';
 export { CounterNotMutableError } from './errors/counter-not-mutable-error.js';
 export { InsufficientCountError } from './errors/insufficient-count-error.js';
+export { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT } from './list-counters.js';
 export {
   type AutoShardOptions,
   ShardedCounterService,
   type ShardedCounterServiceOptions,
 } from './sharded-counter-service.js';
-export { MAX_COUNTER_NAME_BYTES } from './validation.js';
+export { MAX_COUNTER_NAME_BYTES, MAX_GET_COUNTERS } from './validation.js';

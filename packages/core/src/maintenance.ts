@@ -108,7 +108,7 @@ async function raiseFence(
 }
 
 /** A raised fence: the new fence, the first shard not yet stamped, the shards to stamp. */
-interface RaisedFence {
+export interface RaisedFence {
   readonly fence: number;
   readonly stampedTo: number;
   readonly numShards: number;
@@ -528,11 +528,33 @@ export async function finishReset(ctx: ServiceContext, name: string): Promise<bo
 
 /** Deletes a counter; returns whether it existed. */
 export async function deleteCounter(ctx: ServiceContext, name: string): Promise<boolean> {
+  const marked = await markDeleting(ctx, name);
+  if (marked === undefined) return false;
+  await completeDeletion(ctx, name, marked);
+  return true;
+}
+
+/**
+ * A counter marked `DELETING` by {@link markDeleting}: the fence raised with the mark, or
+ * `already` when another call had marked it.
+ */
+export type DeletionMark = RaisedFence | 'already';
+
+/**
+ * The first step of a deletion: marks the counter `DELETING` (raising its fence, which the
+ * first batch of shards gets in the same transaction) and removes its cached total. From here
+ * on its count reads 0 and every change is refused; {@link completeDeletion} (or
+ * `resumeDeletions`) does the rest. `undefined` when the counter does not exist.
+ */
+export async function markDeleting(
+  ctx: ServiceContext,
+  name: string,
+): Promise<DeletionMark | undefined> {
   const key = counterKey(ctx.kinds, name);
-  const existed = await ctx.run(name, 'delete', async () => {
+  const marked = await ctx.run(name, 'delete', async (): Promise<DeletionMark | undefined> => {
     const counter = await ctx.store.load(key);
-    if (counter === undefined) return false;
-    if (counter.status === CounterStatus.DELETING) return true;
+    if (counter === undefined) return undefined;
+    if (counter.status === CounterStatus.DELETING) return 'already';
     const next: CounterData = { ...counter, status: CounterStatus.DELETING, updatedAt: new Date() };
     const fenced = await raiseFence(ctx, name, counter, next);
     await ctx.store.save(key, next);
@@ -540,10 +562,22 @@ export async function deleteCounter(ctx: ServiceContext, name: string): Promise<
   });
   ctx.forget(name);
   await ctx.totals.invalidate(name);
+  return marked;
+}
+
+/**
+ * The rest of a deletion marked by {@link markDeleting}: stamps the fence on the remaining
+ * shards (so no increment from an older view lands), then removes shards, operation records
+ * and the counter.
+ */
+export async function completeDeletion(
+  ctx: ServiceContext,
+  name: string,
+  marked: DeletionMark,
+): Promise<void> {
   // Increments from older views are refused by every shard before the shards go.
-  if (typeof existed === 'object') await finishFence(ctx, name, existed);
-  if (existed !== false) await finishDeletion(ctx, name);
-  return existed !== false;
+  if (marked !== 'already') await finishFence(ctx, name, marked);
+  await finishDeletion(ctx, name);
 }
 
 /** Operation records deleted per batch. */

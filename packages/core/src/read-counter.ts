@@ -1,4 +1,4 @@
-import { ContentionError } from '@shardcount/storage';
+import { ContentionError, type Key } from '@shardcount/storage';
 import type { FillRead } from './cached-total.js';
 import {
   type CounterData,
@@ -146,7 +146,11 @@ function rememberIfNewer(ctx: ServiceContext, counter: CounterData): void {
  * write sequence number and the layout epoch (see cached-total.ts).
  */
 export async function readCounterForFill(ctx: ServiceContext, name: string): Promise<FillRead> {
-  const { counter, shards } = await readCounterAndShards(ctx, name);
+  return fillReadOf(await readCounterAndShards(ctx, name));
+}
+
+/** What a fill records of one snapshot; the count reads 0 while deleting or resetting. */
+export function fillReadOf({ counter, shards }: CounterSnapshotRead): FillRead {
   if (counter === undefined) return { counter: undefined, seqs: [], layoutEpoch: 0 };
   const zero =
     counter.status === CounterStatus.DELETING || counter.status === CounterStatus.RESETTING;
@@ -155,4 +159,68 @@ export async function readCounterForFill(ctx: ServiceContext, name: string): Pro
     seqs: shards.map((shard) => shard?.seq ?? 0),
     layoutEpoch: counter.layoutEpoch ?? 0,
   };
+}
+
+/**
+ * {@link readCounterAndShards} for many counters at once (distinct names), in as few lookups
+ * as the store allows: each counter's key and the shards this process expects it to have go
+ * into ONE lookup (never split across two, so each counter is read as a single lookup reads
+ * it), and the lookups, each at most `limits.maxLookupKeys` keys, are sent in parallel. A
+ * counter found to have more shards than expected, or too many to share a lookup, is read
+ * again on its own by {@link readCounterAndShards}. Results follow `names`.
+ */
+export async function readCountersAndShards(
+  ctx: ServiceContext,
+  names: readonly string[],
+): Promise<CounterSnapshotRead[]> {
+  const perLookup = Math.max(2, ctx.store.limits.maxLookupKeys);
+  const results: Array<CounterSnapshotRead | undefined> = new Array(names.length);
+  const alone: number[] = [];
+  const lookups: Array<{ keys: Key[]; members: Array<{ at: number; expected: number }> }> = [];
+  let open: (typeof lookups)[number] | undefined;
+  names.forEach((name, at) => {
+    const expected = ctx.view(name)?.numShards ?? ctx.settings.numInitialShards;
+    const size = 1 + expected;
+    if (size > perLookup) {
+      alone.push(at);
+      return;
+    }
+    if (open === undefined || open.keys.length + size > perLookup) {
+      open = { keys: [], members: [] };
+      lookups.push(open);
+    }
+    open.keys.push(counterKey(ctx.kinds, name), ...shardKeys(ctx.kinds, name, 0, expected));
+    open.members.push({ at, expected });
+  });
+  await ctx.store.transactionless(() =>
+    Promise.all(
+      lookups.map(async ({ keys, members }) => {
+        const loaded = (await ctx.store.loadMany(keys)) as unknown[];
+        let offset = 0;
+        for (const { at, expected } of members) {
+          const counter = loaded[offset] as CounterData | undefined;
+          const shards = loaded.slice(offset + 1, offset + 1 + expected) as Array<
+            CounterShardData | undefined
+          >;
+          offset += 1 + expected;
+          if (counter === undefined) {
+            results[at] = { counter: undefined, shards: [] };
+            continue;
+          }
+          rememberIfNewer(ctx, counter);
+          if (counter.numShards <= expected) {
+            results[at] = { counter, shards: shards.slice(0, counter.numShards) };
+          } else {
+            alone.push(at);
+          }
+        }
+      }),
+    ),
+  );
+  await Promise.all(
+    alone.map(async (at) => {
+      results[at] = await readCounterAndShards(ctx, names[at] as string);
+    }),
+  );
+  return results as CounterSnapshotRead[];
 }

@@ -10,7 +10,7 @@ import {
   type RetryPolicy,
   readOptions,
 } from '@shardcount/storage';
-import { CachedTotals } from './cached-total.js';
+import { CachedTotals, type FillTicket, type ReadOutcome } from './cached-total.js';
 import { CORE_CHANNELS, coreMessage, setAttribute } from './core-tracing.js';
 import { type CounterData, counterKey, MAX_SHARDS, shardKeys } from './counter-entities.js';
 import {
@@ -23,25 +23,30 @@ import { CounterStatus } from './counter-status.js';
 import type {
   Counter,
   CounterOperation,
+  CounterPage,
   CreateCounterOptions,
   DecrementOptions,
+  DeleteOptions,
   GetCounterOptions,
   IncrementOptions,
+  ListCountersOptions,
   ResumeReport,
   UpdateCounterOptions,
 } from './counter-types.js';
 import { decrementCascade, decrementInTransaction } from './decrement.js';
 import { CounterNotFoundError } from './errors/counter-not-found-error.js';
 import { type IncrementOutcome, incrementInTransaction } from './increment.js';
+import { listCounters, readListOptions } from './list-counters.js';
 import {
+  completeDeletion,
   countersFencing,
   countersWithStatus,
   createCounter,
-  deleteCounter,
   finishDeletion,
   finishInterruptedFence,
   finishReset,
   finishShardChange,
+  markDeleting,
   resetCounter,
   updateCounter,
 } from './maintenance.js';
@@ -51,7 +56,13 @@ import {
   readCounterChanges,
   readWriteOptions,
 } from './method-options.js';
-import { readCounterForFill, readCounterFromStore } from './read-counter.js';
+import {
+  type CounterSnapshotRead,
+  fillReadOf,
+  readCounterForFill,
+  readCounterFromStore,
+  readCountersAndShards,
+} from './read-counter.js';
 import { resolveServiceOptions } from './resolve-options.js';
 import {
   type CounterView,
@@ -64,8 +75,10 @@ import {
 import {
   assertAmount,
   assertCounterName,
+  assertCounterNames,
   assertDescription,
   assertNumShards,
+  MAX_GET_COUNTERS,
 } from './validation.js';
 
 /** Automatic shard growth; see {@link ShardedCounterServiceOptions.autoShard}. */
@@ -189,6 +202,8 @@ export class ShardedCounterService {
   readonly #events = new CounterEvents();
   readonly #autoShard: { readonly maxShards: number; readonly cooldownMs: number } | undefined;
   readonly #lastGrowth = new Map<string, number>();
+  /** Background deletions still running (see {@link close}). */
+  readonly #background = new Set<Promise<void>>();
 
   /**
    * Creates the service. No I/O happens here.
@@ -439,6 +454,97 @@ export class ShardedCounterService {
   }
 
   /**
+   * Many counters at once, in the order of `names` (a name given twice gets the same answer
+   * twice; `undefined` where a counter does not exist). One cache `getMany` for all of them
+   * (plus, for a cached total this process has not read before, one `get` of its count); the
+   * counters the cache cannot answer are read from the store in one batched lookup (split
+   * into lookups of at most the store's `limits.maxLookupKeys` keys, sent in parallel, each
+   * counter with its shards in one lookup) and filled into the cache under the same leases as
+   * {@link getCounter}, so a batch read never stores a stale total. `skipCache` reads them all
+   * from the store.
+   *
+   * @param names - at most {@link MAX_GET_COUNTERS} counter names
+   * @throws InvalidArgumentError when `names` is not an array of valid counter names, or holds
+   *   more than {@link MAX_GET_COUNTERS} (before any I/O)
+   */
+  getCounters(
+    names: readonly string[],
+    options: GetCounterOptions = {},
+  ): Promise<Array<Counter | undefined>> {
+    const channel = CORE_CHANNELS.getCounters;
+    if (!channel.hasSubscribers) return this.#getCounters(names, options, undefined);
+    const message = coreMessage('getCounters', undefined);
+    return channel.tracePromise(() => this.#getCounters(names, options, message), message);
+  }
+
+  async #getCounters(
+    names: readonly string[],
+    options: GetCounterOptions,
+    trace: OperationMessage | undefined,
+  ): Promise<Array<Counter | undefined>> {
+    assertCounterNames(names, 'names', MAX_GET_COUNTERS);
+    const { skipCache } = readOptions(options, 'options', ['skipCache']);
+    if (skipCache !== undefined) assertBoolean(skipCache, 'options.skipCache');
+    const unique = [...new Set(names)];
+    setAttribute(trace, 'shardcount.counters', unique.length);
+    const ctx = this.#ctx;
+    const found = new Map<string, Counter | undefined>();
+    if (skipCache === true) {
+      setAttribute(trace, 'shardcount.cache.outcome', 'skipped');
+      const reads = await readCountersAndShards(ctx, unique);
+      unique.forEach((name, i) => {
+        found.set(name, fillReadOf(reads[i] as CounterSnapshotRead).counter);
+      });
+    } else {
+      const cached = await ctx.totals.readMany(unique);
+      const misses: Array<{ name: string; ticket: FillTicket | undefined }> = [];
+      unique.forEach((name, i) => {
+        const outcome = cached[i] as ReadOutcome;
+        if (outcome.state === 'hit') found.set(name, outcome.counter);
+        else misses.push({ name, ticket: outcome.ticket });
+      });
+      setAttribute(trace, 'shardcount.cache.misses', misses.length);
+      if (misses.length > 0) {
+        const reads = await readCountersAndShards(
+          ctx,
+          misses.map((miss) => miss.name),
+        );
+        await Promise.all(
+          misses.map(async ({ name, ticket }, i) => {
+            const read = fillReadOf(reads[i] as CounterSnapshotRead);
+            found.set(name, read.counter);
+            if (ticket !== undefined) await ctx.totals.fill(name, ticket, read);
+          }),
+        );
+      }
+    }
+    return names.map((name) => found.get(name));
+  }
+
+  /**
+   * One page of counters' metadata (name, shards, status, description, dates; no count, so no
+   * shard is read), ordered by name, from one query of the counter kind. Filter by name
+   * `prefix` and `status`; pass the returned `cursor` back (with the same filters) for the
+   * next page, until it is `undefined`. Counters created or deleted while paging may or may not
+   * appear; none appears twice.
+   *
+   * @throws InvalidArgumentError for a bad option (a `limit` outside 1 to
+   *   {@link MAX_LIST_LIMIT}, an unknown status, a cursor no page returned), before any I/O
+   */
+  listCounters(options: ListCountersOptions = {}): Promise<CounterPage> {
+    const channel = CORE_CHANNELS.listCounters;
+    if (!channel.hasSubscribers) return this.#listCounters(options);
+    return channel.tracePromise(
+      () => this.#listCounters(options),
+      coreMessage('listCounters', undefined),
+    );
+  }
+
+  async #listCounters(options: ListCountersOptions): Promise<CounterPage> {
+    return listCounters(this.#ctx, readListOptions(options));
+  }
+
+  /**
    * Creates a counter with a count of 0.
    *
    * @throws CounterExistsError when the name is taken (also while it is being deleted)
@@ -536,20 +642,64 @@ export class ShardedCounterService {
    * its shards and operation records in batches, then the counter. A deletion interrupted by
    * a crash is finished by calling `delete` again or {@link resumeDeletions}.
    *
+   * With `wait: false` it returns once the counter is marked; the removal runs in the
+   * background of this process (`getCounter` shows `DELETING` meanwhile). A failure there is
+   * reported through the `deletionFailed` event, never as an unhandled rejection, and leaves
+   * the counter `DELETING` for {@link resumeDeletions}. {@link close} waits for background
+   * deletions; a process that exits first leaves them to `resumeDeletions` in another.
+   *
    * @returns whether the counter existed
    */
-  delete(name: string): Promise<boolean> {
+  delete(name: string, options: DeleteOptions = {}): Promise<boolean> {
     const channel = CORE_CHANNELS.delete;
-    if (!channel.hasSubscribers) return this.#delete(name, undefined);
+    if (!channel.hasSubscribers) return this.#delete(name, options, undefined);
     const message = coreMessage('delete', name);
-    return channel.tracePromise(() => this.#delete(name, message), message);
+    return channel.tracePromise(() => this.#delete(name, options, message), message);
   }
 
-  async #delete(name: string, trace: OperationMessage | undefined): Promise<boolean> {
+  async #delete(
+    name: string,
+    options: DeleteOptions,
+    trace: OperationMessage | undefined,
+  ): Promise<boolean> {
     assertCounterName(name);
-    const existed = await deleteCounter(this.#ctx, name);
-    setAttribute(trace, 'shardcount.existed', existed);
-    return existed;
+    const { wait } = readOptions(options, 'options', ['wait'], { counterName: name });
+    if (wait !== undefined) assertBoolean(wait, 'options.wait', { counterName: name });
+    const marked = await markDeleting(this.#ctx, name);
+    setAttribute(trace, 'shardcount.existed', marked !== undefined);
+    if (marked === undefined) return false;
+    if (wait === false) {
+      setAttribute(trace, 'shardcount.background', true);
+      this.#inBackground(name, () => completeDeletion(this.#ctx, name, marked));
+      return true;
+    }
+    await completeDeletion(this.#ctx, name, marked);
+    return true;
+  }
+
+  /**
+   * Runs `work` off the caller's path, tracked so {@link close} can wait for it; a failure is
+   * reported as `deletionFailed`, never left as an unhandled rejection.
+   */
+  #inBackground(name: string, work: () => Promise<void>): void {
+    const running: Promise<void> = work()
+      .catch((caught: unknown) => {
+        const error = caught instanceof Error ? caught : new Error(String(caught));
+        this.#events.emit('deletionFailed', { counterName: name, error });
+      })
+      .finally(() => {
+        this.#background.delete(running);
+      });
+    this.#background.add(running);
+  }
+
+  /**
+   * Waits for the work this service runs in the background (deletions started with
+   * `wait: false`) to end, including any started while waiting. The store and the cache are
+   * the caller's: they stay open. The service remains usable.
+   */
+  async close(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
   }
 
   /** Finishes every interrupted deletion; returns the names of the counters deleted. */

@@ -55,6 +55,27 @@ export function assertCounterName(name: unknown, argument = 'name'): asserts nam
   assertText(name, argument, false);
 }
 
+/** Most names one `getCounters` call may read. */
+export const MAX_GET_COUNTERS = 1000;
+
+/** An array of at most `max` counter names, each checked as `argument[i]`. */
+export function assertCounterNames(
+  names: unknown,
+  argument: string,
+  max: number,
+): asserts names is readonly string[] {
+  if (!Array.isArray(names)) {
+    throw invalidArgument(argument, `an array of at most ${max} counter names`, names);
+  }
+  if (names.length > max) {
+    throw new InvalidArgumentError(
+      `${argument} holds ${names.length} names; at most ${max} are allowed per call.`,
+      { context: { argument, count: names.length, max } },
+    );
+  }
+  for (let i = 0; i < names.length; i++) assertCounterName(names[i], `${argument}[${i}]`);
+}
+
 /** An idempotency key: a non-blank string of at most 1500 UTF-8 bytes. */
 export function assertIdempotencyKey(key: unknown, argument: string): asserts key is string {
   assertText(key, argument, false);

@@ -37,13 +37,28 @@ export class GatedEntityStore extends BackendEntityStore {
   holdNextCommit(kind?: string): CommitGate {
     return this.#backend.hold(kind);
   }
+
+  /**
+   * Holds the next commit (in a transaction or not) that deletes an entity of `kind`, until
+   * the gate is released.
+   */
+  holdNextDelete(kind: string): CommitGate {
+    return this.#backend.hold(kind, 'delete');
+  }
 }
 
 class GatedBackend implements EntityBackend {
   readonly description: string;
   readonly limits: EntityBackendLimits;
   readonly #inner: EntityBackend;
-  #held: { kind: string | undefined; reached: () => void; released: Promise<void> } | undefined;
+  #held:
+    | {
+        kind: string | undefined;
+        only: 'delete' | undefined;
+        reached: () => void;
+        released: Promise<void>;
+      }
+    | undefined;
 
   constructor(inner: EntityBackend) {
     this.#inner = inner;
@@ -51,7 +66,7 @@ class GatedBackend implements EntityBackend {
     this.limits = inner.limits;
   }
 
-  hold(kind: string | undefined): CommitGate {
+  hold(kind: string | undefined, only?: 'delete'): CommitGate {
     let reached: () => void = () => undefined;
     let release: () => void = () => undefined;
     const reachedPromise = new Promise<void>((resolve) => {
@@ -60,7 +75,7 @@ class GatedBackend implements EntityBackend {
     const released = new Promise<void>((resolve) => {
       release = resolve;
     });
-    this.#held = { kind, reached, released };
+    this.#held = { kind, only, reached, released };
     return { reached: reachedPromise, release };
   }
 
@@ -74,11 +89,14 @@ class GatedBackend implements EntityBackend {
 
   async commit(mutations: readonly Mutation[], tx?: BackendTransaction): Promise<void> {
     const held = this.#held;
-    if (
-      held !== undefined &&
-      tx !== undefined &&
-      (held.kind === undefined || mutations.some((m) => m.key.kind === held.kind))
-    ) {
+    const matches =
+      held === undefined
+        ? false
+        : held.only === 'delete'
+          ? mutations.some((m) => m.type === 'delete' && m.key.kind === held.kind)
+          : tx !== undefined &&
+            (held.kind === undefined || mutations.some((m) => m.key.kind === held.kind));
+    if (held !== undefined && matches) {
       this.#held = undefined;
       held.reached();
       await held.released;
