@@ -35,10 +35,13 @@ export {
   type OperationMessage,
   operationChannel,
   operationChannelName,
+  operationChannels,
+  operationMessage,
   publishEvent,
   SHARDCOUNT_OPERATIONS,
   type ShardcountEventMessage,
   type ShardcountPackageName,
+  setOperationAttribute,
   traceBackendCall,
   traceOperation,
 } from './diagnostics/tracing.js';
@@ -91,6 +94,7 @@ export {
   MAX_KEY_NAME_BYTES,
   unindexedPropertiesOf,
 } from './entity/key.js';
+export { compareKeyNames } from './entity/key-order.js';
 export {
   MemoryEntityBackend,
   MemoryEntityStore,

@@ -1,7 +1,6 @@
 import type { Datastore, Key as DatastoreKey, Transaction } from '@google-cloud/datastore';
 import { InvalidArgumentError } from '../errors/index.js';
 import { assertInteger, assertString, invalidArgument } from '../validation/assert.js';
-import { describeValue } from '../validation/describe-value.js';
 import { readOptions } from '../validation/options.js';
 import { BackendEntityStore, type EntityStoreOptions } from './backend-entity-store.js';
 import { DATASTORE_CLIENT_METHODS, type DatastoreClient } from './datastore-client.js';
@@ -11,17 +10,24 @@ import {
   mapDatastoreError,
 } from './datastore-errors.js';
 import { fromDatastoreEntity, toDatastoreData } from './datastore-values.js';
+import { assertBackendQuery } from './entity-arguments.js';
 import type {
   BackendQuery,
   BackendTransaction,
   EntityBackend,
   EntityBackendLimits,
   Mutation,
-  PropertyFilter,
   QueryRow,
   StoredEntity,
 } from './entity-backend.js';
-import { type Key, keyId, key as makeKey, unindexedPropertiesOf } from './key.js';
+import {
+  type Key,
+  keyId,
+  MAX_KEY_NAME_BYTES,
+  key as makeKey,
+  unindexedPropertiesOf,
+} from './key.js';
+import { isReservedKeyName, prefixUpperBound } from './key-order.js';
 
 /** Cloud Datastore's per-call limits: 1000 keys per lookup, 500 mutations per commit. */
 export const DATASTORE_LIMITS: EntityBackendLimits = Object.freeze({
@@ -291,8 +297,9 @@ export class DatastoreEntityBackend implements EntityBackend {
   }
 
   async query(query: BackendQuery): Promise<QueryRow[]> {
-    assertQuery(query);
-    if (query.limit === 0) return [];
+    assertBackendQuery(query);
+    const range = keyRangeOf(query);
+    if (query.limit === 0 || range === undefined) return [];
     // Loaded on first use (already in memory for anyone holding a Datastore client), so that
     // importing @shardcount/storage does not load @google-cloud/datastore for everyone.
     const { PropertyFilter: DatastorePropertyFilter } = await import('@google-cloud/datastore');
@@ -304,6 +311,12 @@ export class DatastoreEntityBackend implements EntityBackend {
       nativeQuery = nativeQuery.filter(
         new DatastorePropertyFilter(filter.property, '=', filter.value),
       );
+    }
+    // Equality filters with inequalities on __key__ only, ordered by __key__: served by the
+    // built-in indexes, no composite index needed.
+    for (const bound of range) {
+      const boundKey = this.#nativeKey({ kind: query.kind, name: bound.name });
+      nativeQuery = nativeQuery.filter(new DatastorePropertyFilter('__key__', bound.op, boundKey));
     }
     nativeQuery = nativeQuery.order('__key__');
     if (query.limit !== undefined) nativeQuery = nativeQuery.limit(query.limit);
@@ -321,6 +334,9 @@ export class DatastoreEntityBackend implements EntityBackend {
       const nativeKey = (row as Record<symbol, DatastoreKey | undefined>)[this.#datastore.KEY];
       // Entities with numeric ids (written by other clients) have no shardcount key.
       if (nativeKey?.name === undefined) continue;
+      // Past the prefix: the range had no upper bound (see keyRangeOf), and rows are
+      // ordered, so every row from here on is past it too.
+      if (query.keyPrefix !== undefined && !nativeKey.name.startsWith(query.keyPrefix)) break;
       const k = makeKey(query.kind, nativeKey.name);
       results.push({ key: k, entity: fromDatastoreEntity(this.#datastore, k, row) });
     }
@@ -472,37 +488,34 @@ function unindexedPaths(properties: readonly string[]): string[] {
   return properties.flatMap((p) => [p, `${p}[]`, `${p}.*`, `${p}[].*`]);
 }
 
-function assertQuery(query: BackendQuery): void {
-  if (query.limit !== undefined && (!Number.isSafeInteger(query.limit) || query.limit < 0)) {
-    throw new InvalidArgumentError(
-      `A query limit must be a non-negative integer, got ${describeValue(query.limit)}.`,
-      { context: { kind: query.kind } },
-    );
-  }
-  for (const filter of query.filters) assertFilter(query.kind, filter);
+/** One inequality on `__key__`, against a key of the queried kind named `name`. */
+interface KeyBound {
+  readonly op: '>' | '>=' | '<';
+  readonly name: string;
 }
 
-function assertFilter(kind: string, filter: PropertyFilter): void {
-  if (typeof filter.property !== 'string' || filter.property.length === 0) {
-    throw new InvalidArgumentError(
-      `A query filter needs a non-empty property name, got ${describeValue(filter.property)}.`,
-      { context: { kind } },
-    );
+/**
+ * The `__key__` inequalities that select `query.keyPrefix` and `query.startAfter`, or
+ * `undefined` when no key can match. Both bounds go to Datastore as given (it takes several
+ * inequalities on `__key__`), so nothing here depends on how the server orders names.
+ * Names sent must themselves be valid key names: a prefix of the reserved form `__*__`
+ * (which no key equals) starts at the prefix plus U+0000 instead, the next possible name;
+ * when the prefix has no usable upper bound, the query reads on past it and the caller
+ * stops at the first row without the prefix.
+ */
+function keyRangeOf(query: BackendQuery): KeyBound[] | undefined {
+  const bounds: KeyBound[] = [];
+  if (query.startAfter !== undefined) bounds.push({ op: '>', name: query.startAfter });
+  const prefix = query.keyPrefix;
+  if (prefix !== undefined && prefix !== '') {
+    const lower = isReservedKeyName(prefix) ? `${prefix}\u0000` : prefix;
+    // A 1500-byte reserved prefix: the only name starting with it is itself, reserved.
+    if (Buffer.byteLength(lower, 'utf8') > MAX_KEY_NAME_BYTES) return undefined;
+    bounds.push({ op: '>=', name: lower });
+    const upper = prefixUpperBound(prefix);
+    if (upper !== undefined) bounds.push({ op: '<', name: upper });
   }
-  const { value } = filter;
-  const ok =
-    value === null ||
-    typeof value === 'string' ||
-    typeof value === 'boolean' ||
-    (typeof value === 'number' &&
-      Number.isFinite(value) &&
-      (!Number.isInteger(value) || Number.isSafeInteger(value)));
-  if (!ok) {
-    throw new InvalidArgumentError(
-      `Filter on "${filter.property}" of kind "${kind}" needs a string, a finite number (safe if whole), a boolean or null, got ${describeValue(value)}.`,
-      { context: { kind, property: filter.property } },
-    );
-  }
+  return bounds;
 }
 
 /**

@@ -18,7 +18,14 @@ import type {
 } from './entity-backend.js';
 import type { RetryEvent, RetryPolicy } from './entity-store.js';
 import { toStorableEntity } from './entity-value.js';
-import { assertKey, assertKindName, type Key, type Kind } from './key.js';
+import {
+  assertKey,
+  assertKeyName,
+  assertKindName,
+  type Key,
+  type Kind,
+  MAX_KEY_NAME_BYTES,
+} from './key.js';
 
 /**
  * Largest query `limit`: Datastore carries it as a 32-bit signed integer, so a larger one is
@@ -78,8 +85,9 @@ export function assertKind(kind: unknown, argument = 'kind'): asserts kind is Ki
 }
 
 /**
- * Checks `query`'s options and returns the backend query. `limit` is a whole number from 0
- * to {@link MAX_QUERY_LIMIT}; each filter is `{ property, value }` with a non-empty property
+ * Checks `query`'s options and returns the backend query (an empty `keyPrefix` left out).
+ * `keyPrefix` is a well-formed string of at most 1500 UTF-8 bytes; `startAfter` a key name;
+ * `limit` a whole number from 0 to {@link MAX_QUERY_LIMIT}; each filter is `{ property, value }` with a non-empty property
  * name and a string, finite number (safe if whole), boolean or null value.
  */
 export function toBackendQuery(
@@ -87,25 +95,44 @@ export function toBackendQuery(
   options: unknown,
   argument = 'options',
 ): BackendQuery {
-  const fields = readOptions(options, argument, ['filters', 'limit'], { kind: kindName });
+  const fields = readOptions(options, argument, QUERY_OPTION_FIELDS, { kind: kindName });
   const filters = fields.filters === undefined ? [] : fields.filters;
   assertArray(filters, `${argument}.filters`, { kind: kindName });
   const checked = filters.map((filter, i) =>
     toFilter(kindName, filter, `${argument}.filters[${i}]`),
   );
-  if (fields.limit !== undefined) {
-    assertInteger(
-      fields.limit,
-      `${argument}.limit`,
-      { min: 0, max: MAX_QUERY_LIMIT },
-      { kind: kindName },
-    );
+  const { keyPrefix, startAfter, limit } = fields;
+  if (keyPrefix !== undefined) assertKeyPrefix(kindName, keyPrefix, `${argument}.keyPrefix`);
+  if (startAfter !== undefined) assertKeyName(kindName, startAfter, `${argument}.startAfter`);
+  if (limit !== undefined) {
+    assertInteger(limit, `${argument}.limit`, { min: 0, max: MAX_QUERY_LIMIT }, { kind: kindName });
   }
   return {
     kind: kindName,
     filters: checked,
-    ...(fields.limit === undefined ? {} : { limit: fields.limit }),
+    ...(keyPrefix === undefined || keyPrefix === '' ? {} : { keyPrefix }),
+    ...(startAfter === undefined ? {} : { startAfter }),
+    ...(limit === undefined ? {} : { limit }),
   };
+}
+
+/** The fields of {@link QueryOptions} (and of a {@link BackendQuery} besides `kind`). */
+const QUERY_OPTION_FIELDS = ['filters', 'keyPrefix', 'startAfter', 'limit'] as const;
+
+/** A key-name prefix: a well-formed string ('' for all) no longer than a key name may be. */
+function assertKeyPrefix(
+  kind: string,
+  prefix: unknown,
+  argument: string,
+): asserts prefix is string {
+  assertString(prefix, argument, { allowEmpty: true, context: { kind } });
+  const bytes = Buffer.byteLength(prefix, 'utf8');
+  if (bytes > MAX_KEY_NAME_BYTES) {
+    throw new InvalidArgumentError(
+      `${argument} is ${bytes} bytes; no key name of kind "${kind}" can start with it (at most ${MAX_KEY_NAME_BYTES} UTF-8 bytes).`,
+      { context: { kind, bytes, argument } },
+    );
+  }
 }
 
 /**
@@ -115,9 +142,9 @@ export function toBackendQuery(
  */
 export function assertBackendQuery(query: unknown): asserts query is BackendQuery {
   assertObject(query, 'query');
-  const { kind, filters, limit } = readOptions(query, 'query', ['kind', 'filters', 'limit']);
+  const { kind, ...options } = readOptions(query, 'query', ['kind', ...QUERY_OPTION_FIELDS]);
   assertKindName(kind, 'query.kind');
-  toBackendQuery(kind, { filters, limit }, 'query');
+  toBackendQuery(kind, options, 'query');
 }
 
 function toFilter(kind: string, filter: unknown, argument: string): PropertyFilter {

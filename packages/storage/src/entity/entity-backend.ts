@@ -55,12 +55,19 @@ export interface PropertyFilter {
   readonly value: string | number | boolean | null;
 }
 
-/** A query a backend answers: one kind, equality filters, a result limit. */
+/**
+ * A query a backend answers: one kind, equality filters, an optional key-name range, a
+ * result limit; rows ordered by key name (UTF-8 byte order, see `compareKeyNames`).
+ */
 export interface BackendQuery {
   /** Kind to read. */
   readonly kind: string;
   /** All must match (AND). */
   readonly filters: readonly PropertyFilter[];
+  /** Only keys whose name starts with this; every key when absent or empty. */
+  readonly keyPrefix?: string;
+  /** Only keys whose name sorts strictly after this one (a key name). */
+  readonly startAfter?: string;
   /** Most results to return; unlimited when absent. */
   readonly limit?: number;
 }
@@ -101,7 +108,10 @@ export interface EntityBackend {
   commit(mutations: readonly Mutation[], transaction?: BackendTransaction): Promise<void>;
   /** Abandons a transaction. Best-effort: the store ignores its failures. */
   rollback(transaction: BackendTransaction): Promise<void>;
-  /** Runs a non-transactional query, results ordered by key name. */
+  /**
+   * Runs a non-transactional query, results ordered by key name in UTF-8 byte order (the
+   * order of `compareKeyNames`), `keyPrefix` and `startAfter` applied before `limit`.
+   */
   query(query: BackendQuery): Promise<QueryRow[]>;
   /** Releases connections. */
   close(): Promise<void>;

@@ -22,7 +22,24 @@ export interface QueryResult<T extends object> {
 
 /**
  * Options of {@link EntityStore.query}. A field not declared here is refused with
- * `InvalidArgumentError`, as in every shardcount options object.
+ * `InvalidArgumentError`, as in every shardcount options object. All conditions apply
+ * together (AND), then `limit`; results come ordered by key name.
+ *
+ * Listing page by page: ask for `limit` results, then for the next page pass the last
+ * result's key name as `startAfter`; a page shorter than `limit` is the last. Each page is
+ * a fresh query of committed data, so an entity written between pages shows up when its
+ * name is after the cursor and not when it is before; no entity shows up twice, and one
+ * that exists throughout the listing shows up exactly once.
+ *
+ * @example
+ * ```ts
+ * let startAfter: string | undefined;
+ * do {
+ *   const page = await store.query(Counters, { keyPrefix: 'page:', limit: 100, startAfter });
+ *   for (const { key, entity } of page) console.log(key.name, entity);
+ *   startAfter = page.length === 100 ? page.at(-1)?.key.name : undefined;
+ * } while (startAfter !== undefined);
+ * ```
  */
 export interface QueryOptions {
   /**
@@ -31,6 +48,19 @@ export interface QueryOptions {
    * (safe if whole), a boolean or `null`.
    */
   readonly filters?: readonly PropertyFilter[];
+  /**
+   * Only entities whose key name starts with this string: a well-formed string of at most
+   * 1500 UTF-8 bytes; `''` (the default) matches every name. On Datastore it becomes a key
+   * range on `__key__`, so it reads only the matching keys.
+   */
+  readonly keyPrefix?: string;
+  /**
+   * Only entities whose key name sorts strictly after this one: the cursor of a paginated
+   * listing, normally the last key name of the previous page. A key name as `key()` accepts
+   * it (non-empty, well-formed, at most 1500 UTF-8 bytes, not of the reserved form `__*__`);
+   * the entity need not exist.
+   */
+  readonly startAfter?: string;
   /** Most results to return: a whole number from 0 to 2^31 − 1 (Datastore's int32). */
   readonly limit?: number;
 }
@@ -142,8 +172,11 @@ export interface EntityStore {
   /** Deletes many entities, chunked like {@link EntityStore.saveMany}. */
   deleteMany(keys: readonly Key[]): Promise<void>;
   /**
-   * Reads the entities of a kind that match equality filters, ordered by key name.
-   * Always outside any transaction; results reflect committed data only.
+   * Reads the entities of a kind that match equality filters and a key-name range (prefix,
+   * cursor), ordered by key name: by the names' UTF-8 bytes, as Datastore orders them
+   * (`compareKeyNames`, not JavaScript's `<`, which differs for characters above U+FFFF).
+   * Always outside any transaction; results reflect committed data only. See
+   * {@link QueryOptions} for listing page by page.
    */
   query<T extends object>(kind: Kind<T>, options?: QueryOptions): Promise<Array<QueryResult<T>>>;
   /**

@@ -190,7 +190,15 @@ export function assertKindName(kind: unknown, argument = 'kind'): asserts kind i
   }
 }
 
-function assertKeyName(kind: string, name: unknown, argument: string): asserts name is string {
+/**
+ * Throws unless `name` is a key name of `kind` that {@link key} accepts (non-empty,
+ * well-formed, at most {@link MAX_KEY_NAME_BYTES} UTF-8 bytes, not of the form `__*__`).
+ */
+export function assertKeyName(
+  kind: string,
+  name: unknown,
+  argument: string,
+): asserts name is string {
   assertString(name, argument, { context: { kind } });
   const bytes = Buffer.byteLength(name, 'utf8');
   if (bytes > MAX_KEY_NAME_BYTES) {

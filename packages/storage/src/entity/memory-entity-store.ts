@@ -14,6 +14,7 @@ import type {
 } from './entity-backend.js';
 import { cloneEntity } from './entity-value.js';
 import { type Key, keyId, key as makeKey } from './key.js';
+import { compareKeyNames } from './key-order.js';
 
 /** Options of {@link MemoryEntityStore}. */
 export interface MemoryEntityStoreOptions extends EntityStoreOptions {
@@ -139,10 +140,16 @@ export class MemoryEntityBackend implements EntityBackend {
     // The same rules as the Datastore backend, so code that passes here passes there.
     assertBackendQuery(query);
     await nextTurn();
+    const { kind, filters, keyPrefix = '', startAfter } = query;
     const rows = [...this.#entities.values()]
-      .filter((row) => row.key.kind === query.kind)
-      .filter((row) => query.filters.every((f) => row.entity[f.property] === f.value))
-      .sort((a, b) => (a.key.name < b.key.name ? -1 : a.key.name > b.key.name ? 1 : 0));
+      .filter(
+        (row) =>
+          row.key.kind === kind &&
+          row.key.name.startsWith(keyPrefix) &&
+          (startAfter === undefined || compareKeyNames(row.key.name, startAfter) > 0) &&
+          filters.every((f) => row.entity[f.property] === f.value),
+      )
+      .sort((a, b) => compareKeyNames(a.key.name, b.key.name));
     const limited = query.limit === undefined ? rows : rows.slice(0, query.limit);
     return limited.map((row) => ({
       key: makeKey(row.key.kind, row.key.name),

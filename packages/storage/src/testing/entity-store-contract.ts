@@ -5,6 +5,7 @@ import type { EntityStore, RetryPolicy } from '../entity/entity-store.js';
 import { defineKind, type Key, key } from '../entity/key.js';
 import { ContentionError, InvalidArgumentError, LimitExceededError } from '../errors/index.js';
 import type { ContractTestApi } from './contract-test-api.js';
+import { registerListingContract } from './entity-listing-contract.js';
 
 /** Switches for what an entity store under test supports and how hard to push it. */
 export interface EntityStoreContractCapabilities {
@@ -35,8 +36,8 @@ interface Item {
 }
 
 /**
- * Registers the conformance tests every `EntityStore` passes: CRUD, batches of 0, 1,
- * 1,000 and 2,500, validation before I/O, transaction isolation and rollback, nesting of
+ * Registers the conformance tests every `EntityStore` passes: CRUD, listing (key prefix,
+ * cursor, limit and filters, paging while others write), batches of 0, 1, 1,000 and 2,500, validation before I/O, transaction isolation and rollback, nesting of
  * `transact`/`transactNew`/`transactionless`, the ambient transaction across awaits and
  * parallel branches, and 50 concurrent read-modify-write increments ending at exactly 50.
  * Each test uses fresh random kinds, so tests never see each other's data.
@@ -150,6 +151,10 @@ export function runEntityStoreContract(
       });
     });
 
+    api.describe('listing: keyPrefix, startAfter and limit', () => {
+      registerListingContract(it);
+    });
+
     api.describe('validation before I/O', () => {
       it('rejects bad keys and values with InvalidArgumentError, writing nothing', async (store) => {
         const kind = items();
@@ -224,6 +229,12 @@ export function runEntityStoreContract(
         await refuses(call('query', kind, { limt: 1 }), 'options.limt');
         for (const limit of [-1, 1.5, Number.NaN, 2 ** 31, '1']) {
           await refuses(call('query', kind, { limit }), 'options.limit');
+        }
+        for (const keyPrefix of [42, null, '\uD800', 'x'.repeat(1501)]) {
+          await refuses(call('query', kind, { keyPrefix }), 'options.keyPrefix');
+        }
+        for (const startAfter of [42, '', '__cursor__', '\uDC00', 'x'.repeat(1501)]) {
+          await refuses(call('query', kind, { startAfter }), 'options.startAfter');
         }
         await refuses(call('query', kind, { filters: 'n' }), 'options.filters');
         await refuses(call('query', kind, { filters: [null] }), 'options.filters[0]');
