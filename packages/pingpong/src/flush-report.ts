@@ -1,7 +1,15 @@
+import type {
+  CallOptions,
+  DeadlineExceededError,
+  OperationAbortedError,
+} from '@shardcount/storage';
 import type { EpochRange } from './epoch-schedule.js';
 
-/** Options of {@link PingPongCounter.flush}. */
-export interface FlushOptions {
+/**
+ * Options of {@link PingPongCounter.flush}. With `signal` or `timeoutMs` (see
+ * `CallOptions`), an abort stops the flush between counters; the report says what it did.
+ */
+export interface FlushOptions extends CallOptions {
   /**
    * Drain only these counters (registered or not). Absent: every counter of the namespace
    * in the registry, plus names this process has seen but not registered yet.
@@ -56,6 +64,13 @@ export interface FlushReport {
   readonly lost: readonly CounterLoss[];
   /** Failures, per counter where there is one. Empty when everything was drained. */
   readonly errors: readonly FlushFailure[];
+  /**
+   * Present when the flush's `signal` aborted or its deadline passed before it was done: the
+   * typed error (`OperationAbortedError` or `DeadlineExceededError`). What was moved before
+   * stays moved; every counter left out is in `errors`, with this error (nothing moved for
+   * it) or an `AmbiguousCommitError` caused by it (its commit was in flight).
+   */
+  readonly aborted?: OperationAbortedError | DeadlineExceededError;
 }
 
 /** Options of {@link PingPongCounter.startFlusher}. */

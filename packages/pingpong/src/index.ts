@@ -16,6 +16,13 @@ export {
   type PingPongCounterEntity,
   PingPongCounterKind,
 } from './counter-entity.js';
+export {
+  type CounterListEntry,
+  type CounterPage,
+  DEFAULT_LIST_LIMIT,
+  type ListCountersOptions,
+  MAX_LIST_LIMIT,
+} from './counter-listing.js';
 export type { CounterValue, IncrementOutcome, PingPongStats } from './counter-value.js';
 export type { EpochRange } from './epoch-schedule.js';
 export { CounterClosedError, isCounterClosedError } from './errors/counter-closed-error.js';

@@ -88,6 +88,14 @@ export interface PingPongCounterOptions {
   /** Counters a flush drains in parallel (one transaction each). From 1 to 1000. Default 8. */
   readonly flushConcurrency?: number;
   /**
+   * Default deadline of every asynchronous call (`increment`, `get`, `getMany`, `flush`,
+   * `reset`, `delete`, `listCounters`, and the flusher's runs) that passes no `timeoutMs`
+   * of its own, in whole milliseconds from 1 to 2^31 − 1. Default: none. A deadline costs
+   * every call a timer and an `AbortController`; without one (and without a `signal`) the
+   * increment path allocates nothing for it.
+   */
+  readonly timeoutMs?: number;
+  /**
    * The clock, in milliseconds since the epoch. Default `Date.now`. Tests pass a fake one;
    * all processes writing the same counters must agree within `intervalMs / 2`.
    */
@@ -108,6 +116,7 @@ export interface ResolvedOptions {
   readonly registrationDelayMs: number;
   readonly maxRememberedNames: number;
   readonly flushConcurrency: number;
+  readonly timeoutMs: number | undefined;
   readonly now: () => number;
 }
 
@@ -127,6 +136,7 @@ const OPTION_FIELDS = [
   'maxRememberedNames',
   'onLoss',
   'flushConcurrency',
+  'timeoutMs',
   'now',
   'slotTtlIntervals',
 ] as const;
@@ -213,6 +223,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     min: 1,
     max: MAX_FLUSH_CONCURRENCY,
   });
+  const { timeoutMs } = fields;
+  if (timeoutMs !== undefined) assertTimerMs(timeoutMs, 'options.timeoutMs', 1);
   const now = orDefault(fields.now, Date.now);
   assertFunction(now, 'options.now');
   return {
@@ -228,6 +240,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     registrationDelayMs,
     maxRememberedNames,
     flushConcurrency,
+    timeoutMs,
     now: now as () => number,
   };
 }

@@ -1,12 +1,19 @@
 import {
+  assertCallOptions,
   assertFunction,
   assertObject,
   assertOneOf,
   assertTimerMs,
+  CALL_OPTION_FIELDS,
   CacheUnavailableError,
   type CacheValue,
+  type CallOptions,
+  type DeadlineExceededError,
+  type OperationAbortedError,
   type OperationMessage,
+  type OperationSignal,
   OutOfRangeError,
+  type QueryResult,
   readOptions,
   TypedEvents,
 } from '@shardcount/storage';
@@ -19,6 +26,13 @@ import {
   PingPongCounterKind,
   revised,
 } from './counter-entity.js';
+import {
+  type CounterPage,
+  encodeCursor,
+  type ListCountersOptions,
+  listEntryOf,
+  readListingQuery,
+} from './counter-listing.js';
 import type { CounterValue, IncrementOutcome, PingPongStats } from './counter-value.js';
 import {
   type DrainInput,
@@ -38,6 +52,13 @@ import type {
 } from './flush-report.js';
 import { forEachLimited } from './map-limit.js';
 import { NameRegistry, type NotedName } from './name-registry.js';
+import {
+  openScope,
+  readCallOptions,
+  readWithin,
+  transactWithin,
+  writeWithin,
+} from './operation-scope.js';
 import {
   type CacheUnavailablePolicy,
   type PingPongCounterOptions,
@@ -206,50 +227,88 @@ export class PingPongCounter {
    * cache call that timed out after memcached applied it is counted twice (once in the slot,
    * once durably): a timeout cannot tell the two apart, and losing nothing is preferred.
    *
+   * With a `signal` or a deadline (`options.timeoutMs`, else the counter's `timeoutMs`): an
+   * abort before the cache call is sent rejects with `OperationAbortedError` (or
+   * `DeadlineExceededError`) and records nothing; an abort while the `incr` (or the
+   * write-through's commit) is in flight rejects with `AmbiguousCommitError`, since it may
+   * still apply.
+   *
    * @param name - counter name: non-blank, at most 500 UTF-8 bytes
    * @param delta - a safe integer; default 1
+   * @param options - `signal` and `timeoutMs` of this call
    * @returns how the increment was recorded
-   * @throws InvalidArgumentError before any I/O for a bad name or delta
+   * @throws InvalidArgumentError before any I/O for a bad name, delta or option
    * @throws CacheUnavailableError with policy `'throw'` while memcached is unavailable
    * @throws StoreUnavailableError or AmbiguousCommitError when a write-through fails
+   * @throws OperationAbortedError or DeadlineExceededError when it ended before writing
    */
-  increment(name: string, delta = 1): Promise<IncrementOutcome> {
+  increment(name: string, delta = 1, options?: CallOptions): Promise<IncrementOutcome> {
     // Not async, and nothing allocated before this test: tracing off costs one property read.
     const channel = PINGPONG_CHANNELS.increment;
-    if (!channel.hasSubscribers) return this.#increment(name, delta, undefined);
+    if (!channel.hasSubscribers) return this.#increment(name, delta, options, undefined);
     const message = pingpongMessage('increment', name);
-    return channel.tracePromise(() => this.#increment(name, delta, message), message);
+    return channel.tracePromise(() => this.#increment(name, delta, options, message), message);
   }
 
   async #increment(
     name: string,
     delta: number,
+    options: CallOptions | undefined,
     trace: OperationMessage | undefined,
   ): Promise<IncrementOutcome> {
     this.#assertOpen();
     assertCounterName(name);
     assertDelta(delta, name);
-    if (delta === 0) {
-      setAttribute(trace, 'shardcount.outcome', 'noop');
-      return 'noop';
-    }
-    const nowMs = this.#options.now();
-    const epoch = this.#schedule.epochAt(nowMs);
-    setAttribute(trace, 'shardcount.epoch', epoch);
-    this.#registry.note(name, epoch, nowMs);
-    const key = slotKey(this.namespace, name, epoch, delta > 0 ? 'up' : 'down');
+    // Only a call with options or a counter with a default deadline opens a scope: the hot
+    // path without them allocates nothing for it.
+    const scope =
+      options === undefined && this.#options.timeoutMs === undefined
+        ? undefined
+        : this.#scope(options, 'increment', name);
     try {
-      await this.#options.cache.incr(key, delta > 0 ? delta : -delta, this.#slotOptions);
-    } catch (error) {
-      if (!(error instanceof CacheUnavailableError)) throw error;
-      this.#stats.cacheFailures++;
-      const outcome = await this.#whenCacheUnavailable(name, delta, error);
-      setAttribute(trace, 'shardcount.outcome', outcome);
-      return outcome;
+      if (delta === 0) {
+        setAttribute(trace, 'shardcount.outcome', 'noop');
+        return 'noop';
+      }
+      scope?.throwIfEnded();
+      const nowMs = this.#options.now();
+      const epoch = this.#schedule.epochAt(nowMs);
+      setAttribute(trace, 'shardcount.epoch', epoch);
+      this.#registry.note(name, epoch, nowMs);
+      const key = slotKey(this.namespace, name, epoch, delta > 0 ? 'up' : 'down');
+      const amount = delta > 0 ? delta : -delta;
+      try {
+        if (scope === undefined) await this.#options.cache.incr(key, amount, this.#slotOptions);
+        else {
+          const incr = () => this.#options.cache.incr(key, amount, this.#slotOptions);
+          await writeWithin(incr, scope, { operation: 'increment', counterName: name });
+        }
+      } catch (error) {
+        if (!(error instanceof CacheUnavailableError)) throw error;
+        this.#stats.cacheFailures++;
+        const outcome = await this.#whenCacheUnavailable(name, delta, error, scope);
+        setAttribute(trace, 'shardcount.outcome', outcome);
+        return outcome;
+      }
+      this.#stats.cached++;
+      setAttribute(trace, 'shardcount.outcome', 'cached');
+      return 'cached';
+    } finally {
+      scope?.dispose();
     }
-    this.#stats.cached++;
-    setAttribute(trace, 'shardcount.outcome', 'cached');
-    return 'cached';
+  }
+
+  /**
+   * The signal of one call from its options (checked here, before any I/O) and the counter's
+   * default `timeoutMs`; `undefined` when there is neither a signal nor a deadline.
+   */
+  #scope(
+    options: unknown,
+    operation: string,
+    counterName: string | undefined,
+  ): OperationSignal | undefined {
+    const context = counterName === undefined ? { operation } : { operation, counterName };
+    return openScope(readCallOptions(options, context), this.#options.timeoutMs, context);
   }
 
   /**
@@ -260,21 +319,32 @@ export class PingPongCounter {
    * `pending` is 0 and `pendingKnown` is false.
    *
    * @param name - counter name
-   * @throws InvalidArgumentError before any I/O for a bad name
+   * @param options - `signal` and `timeoutMs` of this call
+   * @throws InvalidArgumentError before any I/O for a bad name or option
    * @throws StoreUnavailableError when the durable count cannot be read
+   * @throws OperationAbortedError or DeadlineExceededError when it ended first
    */
-  get(name: string): Promise<CounterValue> {
+  get(name: string, options?: CallOptions): Promise<CounterValue> {
     const channel = PINGPONG_CHANNELS.get;
-    if (!channel.hasSubscribers) return this.#get(name, undefined);
+    if (!channel.hasSubscribers) return this.#get(name, options, undefined);
     const message = pingpongMessage('get', name);
-    return channel.tracePromise(() => this.#get(name, message), message);
+    return channel.tracePromise(() => this.#get(name, options, message), message);
   }
 
-  async #get(name: string, trace: OperationMessage | undefined): Promise<CounterValue> {
+  async #get(
+    name: string,
+    options: unknown,
+    trace: OperationMessage | undefined,
+  ): Promise<CounterValue> {
     this.#assertOpen();
     assertCounterName(name);
-    const [value] = await this.#values([name], trace);
-    return value as CounterValue;
+    const scope = this.#scope(options, 'get', name);
+    try {
+      const [value] = await this.#values([name], scope, trace);
+      return value as CounterValue;
+    } finally {
+      scope?.dispose();
+    }
   }
 
   /**
@@ -286,37 +356,57 @@ export class PingPongCounter {
    * `pendingKnown` false.
    *
    * @param names - counter names, at most {@link MAX_GET_MANY_NAMES}; duplicates allowed
+   * @param options - `signal` and `timeoutMs` of this call
    * @returns one value per name, in the order of `names`
-   * @throws InvalidArgumentError before any I/O when `names` is not an array of counter names
+   * @throws InvalidArgumentError before any I/O when `names` is not an array of counter
+   *   names, or for a bad option
    * @throws StoreUnavailableError when the durable counts cannot be read
+   * @throws OperationAbortedError or DeadlineExceededError when it ended first
    */
-  getMany(names: readonly string[]): Promise<CounterValue[]> {
+  getMany(names: readonly string[], options?: CallOptions): Promise<CounterValue[]> {
     const channel = PINGPONG_CHANNELS.getMany;
-    if (!channel.hasSubscribers) return this.#getMany(names, undefined);
+    if (!channel.hasSubscribers) return this.#getMany(names, options, undefined);
     const message = pingpongMessage('getMany', undefined);
-    return channel.tracePromise(() => this.#getMany(names, message), message);
+    return channel.tracePromise(() => this.#getMany(names, options, message), message);
   }
 
-  async #getMany(names: unknown, trace: OperationMessage | undefined): Promise<CounterValue[]> {
+  async #getMany(
+    names: unknown,
+    options: unknown,
+    trace: OperationMessage | undefined,
+  ): Promise<CounterValue[]> {
     this.#assertOpen();
     const list = readCounterNameList(names, 'names', MAX_GET_MANY_NAMES);
-    setAttribute(trace, 'shardcount.items', list.length);
-    if (list.length === 0) return [];
-    const unique = [...new Set(list)];
-    const values = await this.#values(unique, trace);
-    const byName = new Map(unique.map((name, i) => [name, values[i] as CounterValue]));
-    return list.map((name) => byName.get(name) as CounterValue);
+    const scope = this.#scope(options, 'getMany', undefined);
+    try {
+      setAttribute(trace, 'shardcount.items', list.length);
+      scope?.throwIfEnded();
+      if (list.length === 0) return [];
+      const unique = [...new Set(list)];
+      const values = await this.#values(unique, scope, trace);
+      const byName = new Map(unique.map((name, i) => [name, values[i] as CounterValue]));
+      return list.map((name) => byName.get(name) as CounterValue);
+    } finally {
+      scope?.dispose();
+    }
   }
 
   /** The values of distinct `names`: one store lookup, then one cache multi-get. */
   async #values(
     names: readonly string[],
+    scope: OperationSignal | undefined,
     trace: OperationMessage | undefined,
   ): Promise<CounterValue[]> {
     const { store } = this.#options;
+    const context = { operation: names.length === 1 ? 'get' : 'getMany' };
+    scope?.throwIfEnded();
     const lastWritable = this.#schedule.lastWritable(this.#options.now());
     const keys = names.map((name) => counterKey(this.namespace, name));
-    const stored = await store.transactionless(() => store.loadMany(keys));
+    const stored = await readWithin(
+      store.transactionless(() => store.loadMany(keys)),
+      scope,
+      context,
+    );
     const entities = stored.map((entity) =>
       entity === undefined ? undefined : loadedCounterEntity(entity, this.intervalMs),
     );
@@ -326,7 +416,8 @@ export class PingPongCounter {
     }));
     let slots: Map<string, Map<number, SlotValues>>;
     try {
-      slots = await this.#readSlots(targets);
+      scope?.throwIfEnded();
+      slots = await readWithin(this.#readSlots(targets), scope, context);
     } catch (error) {
       if (!(error instanceof CacheUnavailableError)) throw error;
       setAttribute(trace, 'shardcount.pending_known', false);
@@ -348,6 +439,67 @@ export class PingPongCounter {
   }
 
   /**
+   * Lists the counters of this namespace the registry knows, a page at a time, ordered by
+   * name: one store query per page, no memcache call. A counter is known once a process
+   * registered it (within `registrationDelayMs` of its first increment there) or a flush
+   * created its entity; deleted and idle counters are listed, flagged. Each page is a fresh
+   * query, so a counter created during a listing shows up if its name sorts after the
+   * cursor; no counter shows up twice.
+   *
+   * @param options - `prefix` of the names, page `limit`, the previous page's `cursor`,
+   *   `signal` and `timeoutMs`
+   * @returns the page, and the cursor of the next one (`undefined` on the last page)
+   * @throws InvalidArgumentError before any I/O for an unknown field, a bad `prefix` or
+   *   `limit`, or a `cursor` that listCounters did not return
+   * @throws StoreUnavailableError when the store cannot be queried
+   * @throws OperationAbortedError or DeadlineExceededError when it ended first
+   */
+  listCounters(options?: ListCountersOptions): Promise<CounterPage> {
+    const channel = PINGPONG_CHANNELS.listCounters;
+    if (!channel.hasSubscribers) return this.#listCounters(options, undefined);
+    const message = pingpongMessage('listCounters', undefined);
+    return channel.tracePromise(() => this.#listCounters(options, message), message);
+  }
+
+  async #listCounters(options: unknown, trace: OperationMessage | undefined): Promise<CounterPage> {
+    this.#assertOpen();
+    const context = { operation: 'listCounters' };
+    const fields = readOptions(options, 'options', [
+      'prefix',
+      'limit',
+      'cursor',
+      ...CALL_OPTION_FIELDS,
+    ]);
+    const { prefix, limit, after } = readListingQuery(fields);
+    assertCallOptions(fields, 'options', context);
+    const { store } = this.#options;
+    const base = `${this.namespace}:`;
+    const scope = openScope(fields, this.#options.timeoutMs, context);
+    let rows: Array<QueryResult<PingPongCounterEntity>>;
+    try {
+      scope?.throwIfEnded();
+      // One more than asked: whether it comes back says if there is a next page.
+      const query = store.query(PingPongCounterKind, {
+        keyPrefix: base + prefix,
+        ...(after === undefined ? {} : { startAfter: base + after }),
+        limit: limit + 1,
+      });
+      rows = await readWithin(query, scope, context);
+    } finally {
+      scope?.dispose();
+    }
+    const counters = rows
+      .slice(0, limit)
+      .map((row) => listEntryOf(loadedCounterEntity(row.entity, this.intervalMs)));
+    setAttribute(trace, 'shardcount.items', counters.length);
+    const last = counters.at(-1);
+    return {
+      counters,
+      cursor: rows.length > limit && last !== undefined ? encodeCursor(last.name) : undefined,
+    };
+  }
+
+  /**
    * Drains the open epochs that ended at least `settleMs` ago into the durable counts: for
    * the counters of the namespace that are not idle (one registry query), a multi-get of
    * the slots of their open epochs only, and one transaction per counter that has something
@@ -359,9 +511,19 @@ export class PingPongCounter {
    * store being down fails every counter; the first flush after it is back moves everything
    * still within `retentionMs`).
    *
-   * @param options - `names` restricts the run to those counters (idle ones included)
+   * Nor for an abort (`signal`, `timeoutMs`, the counter's default `timeoutMs`): the flush
+   * stops between counters, what it moved stays moved, and the report says so
+   * ({@link FlushReport.aborted}); every counter it did not flush is in `errors` with the
+   * abort's typed error (`OperationAbortedError`, `DeadlineExceededError`), or with an
+   * `AmbiguousCommitError` when the abort came while that counter's commit was in flight.
+   * Either way the next flush moves exactly what is still missing. A flush queued behind
+   * another of the same instance starts when that one ends (its deadline runs meanwhile).
+   *
+   * @param options - `names` restricts the run to those counters (idle ones included);
+   *   `signal` and `timeoutMs`
    * @throws InvalidArgumentError before any I/O when `options` is not an options object,
-   *   has an unknown field, or `names` is not an array of counter names
+   *   has an unknown field, `names` is not an array of counter names, or for a bad
+   *   `signal` or `timeoutMs`
    */
   flush(options?: FlushOptions): Promise<FlushReport> {
     const channel = PINGPONG_CHANNELS.flush;
@@ -372,12 +534,20 @@ export class PingPongCounter {
 
   async #flush(options: unknown, trace: OperationMessage | undefined): Promise<FlushReport> {
     this.#assertOpen();
-    const fields = readOptions(options, 'options', ['names']);
+    const context = { operation: 'flush' };
+    const fields = readOptions(options, 'options', ['names', ...CALL_OPTION_FIELDS]);
     const names =
       fields.names === undefined ? undefined : readCounterNames(fields.names, 'options.names');
-    const run = this.#flushChain.then(() => this.#flushNow(names));
+    assertCallOptions(fields, 'options', context);
+    const scope = openScope(fields, this.#options.timeoutMs, context);
+    const run = this.#flushChain.then(() => this.#flushNow(names, scope));
     this.#flushChain = run.catch(() => undefined);
-    const report = await run;
+    let report: FlushReport;
+    try {
+      report = await run;
+    } finally {
+      scope?.dispose();
+    }
     if (trace !== undefined) {
       setAttribute(trace, 'shardcount.counters', report.counters);
       setAttribute(trace, 'shardcount.flushed', report.flushed);
@@ -389,6 +559,7 @@ export class PingPongCounter {
       );
       setAttribute(trace, 'shardcount.idled', report.idled);
       setAttribute(trace, 'shardcount.errors', report.errors.length);
+      if (report.aborted !== undefined) setAttribute(trace, 'shardcount.aborted', true);
     }
     return report;
   }
@@ -401,21 +572,32 @@ export class PingPongCounter {
    * Safe against concurrent flushes: the discarded amounts become watermarks, which only
    * rise, so no flush moves them afterwards.
    *
+   * With a `signal` or a deadline, an abort before the commit rejects with
+   * `OperationAbortedError` (or `DeadlineExceededError`) and changes nothing; during the
+   * commit with `AmbiguousCommitError`.
+   *
    * @param name - counter name
-   * @throws InvalidArgumentError before any I/O for a bad name
+   * @param options - `signal` and `timeoutMs` of this call
+   * @throws InvalidArgumentError before any I/O for a bad name or option
    * @throws CacheUnavailableError when memcache cannot be read (nothing changed)
    * @throws StoreUnavailableError, ContentionError or AmbiguousCommitError from the store
+   * @throws OperationAbortedError or DeadlineExceededError when it ended before the commit
    */
-  reset(name: string): Promise<void> {
+  reset(name: string, options?: CallOptions): Promise<void> {
     const channel = PINGPONG_CHANNELS.reset;
-    if (!channel.hasSubscribers) return this.#reset(name);
-    return channel.tracePromise(() => this.#reset(name), pingpongMessage('reset', name));
+    if (!channel.hasSubscribers) return this.#reset(name, options);
+    return channel.tracePromise(() => this.#reset(name, options), pingpongMessage('reset', name));
   }
 
-  async #reset(name: string): Promise<void> {
+  async #reset(name: string, options: unknown): Promise<void> {
     this.#assertOpen();
     assertCounterName(name);
-    await this.#clear(name, false);
+    const scope = this.#scope(options, 'reset', name);
+    try {
+      await this.#clear(name, false, scope);
+    } finally {
+      scope?.dispose();
+    }
   }
 
   /**
@@ -426,21 +608,30 @@ export class PingPongCounter {
    * increment racing or following the delete counts toward a counter of the same name that
    * starts again from 0.
    *
+   * `signal` and `timeoutMs` work as in {@link PingPongCounter.reset}.
+   *
    * @param name - counter name
-   * @throws InvalidArgumentError before any I/O for a bad name
+   * @param options - `signal` and `timeoutMs` of this call
+   * @throws InvalidArgumentError before any I/O for a bad name or option
    * @throws CacheUnavailableError when memcache cannot be read (nothing changed)
    * @throws StoreUnavailableError, ContentionError or AmbiguousCommitError from the store
+   * @throws OperationAbortedError or DeadlineExceededError when it ended before the commit
    */
-  delete(name: string): Promise<void> {
+  delete(name: string, options?: CallOptions): Promise<void> {
     const channel = PINGPONG_CHANNELS.delete;
-    if (!channel.hasSubscribers) return this.#delete(name);
-    return channel.tracePromise(() => this.#delete(name), pingpongMessage('delete', name));
+    if (!channel.hasSubscribers) return this.#delete(name, options);
+    return channel.tracePromise(() => this.#delete(name, options), pingpongMessage('delete', name));
   }
 
-  async #delete(name: string): Promise<void> {
+  async #delete(name: string, options: unknown): Promise<void> {
     this.#assertOpen();
     assertCounterName(name);
-    await this.#clear(name, true);
+    const scope = this.#scope(options, 'delete', name);
+    try {
+      await this.#clear(name, true, scope);
+    } finally {
+      scope?.dispose();
+    }
     this.#registry.forget(name);
   }
 
@@ -525,6 +716,7 @@ export class PingPongCounter {
     name: string,
     delta: number,
     cause: unknown,
+    scope: OperationSignal | undefined,
   ): Promise<IncrementOutcome> {
     switch (this.onCacheUnavailable) {
       case 'throw':
@@ -538,17 +730,22 @@ export class PingPongCounter {
         this.#events.emit('dropped', { counterName: name, delta }, name);
         return 'dropped';
       case 'write-through':
-        await this.#writeThrough(name, delta);
+        await this.#writeThrough(name, delta, scope);
         this.#stats.writtenThrough++;
         this.#events.emit('writtenThrough', { counterName: name, delta }, name);
         return 'written-through';
     }
   }
 
-  async #writeThrough(name: string, delta: number): Promise<void> {
+  async #writeThrough(
+    name: string,
+    delta: number,
+    scope: OperationSignal | undefined,
+  ): Promise<void> {
     const { store, now } = this.#options;
     const key = counterKey(this.namespace, name);
-    await store.transactNew(async () => {
+    const context = { operation: 'increment', counterName: name };
+    await transactWithin(store, scope, context, async () => {
       const stored = await store.load(key);
       const nowMs = now();
       const at = new Date(nowMs);
@@ -594,14 +791,17 @@ export class PingPongCounter {
   }
 
   /** Sets the count to 0 and discards what memcache holds now; marks it deleted or not. */
-  async #clear(name: string, deleted: boolean): Promise<void> {
+  async #clear(name: string, deleted: boolean, scope: OperationSignal | undefined): Promise<void> {
     const { store, now } = this.#options;
     const key = counterKey(this.namespace, name);
-    const snapshot = await this.#load(name);
+    const context = { operation: deleted ? 'delete' : 'reset', counterName: name };
+    scope?.throwIfEnded();
+    const snapshot = await readWithin(this.#load(name), scope, context);
     const read = this.#openRange(name, snapshot, this.#schedule.lastWritable(now()));
     let slots: Map<string, Map<number, SlotValues>>;
     try {
-      slots = await this.#readSlots([{ name, read }]);
+      scope?.throwIfEnded();
+      slots = await readWithin(this.#readSlots([{ name, read }]), scope, context);
     } catch (error) {
       if (!(error instanceof CacheUnavailableError)) throw error;
       throw new CacheUnavailableError(
@@ -610,7 +810,7 @@ export class PingPongCounter {
       );
     }
     const observed = slots.get(name) ?? new Map<number, SlotValues>();
-    await store.transactNew(async () => {
+    await transactWithin(store, scope, context, async () => {
       const stored = await store.load(key);
       const at = new Date(now());
       const entity = stored
@@ -717,13 +917,19 @@ export class PingPongCounter {
     names: readonly string[] | undefined,
     lastDrainable: number,
     errors: FlushFailure[],
+    scope: OperationSignal | undefined,
   ): Promise<FlushTarget[]> {
     const { store } = this.#options;
+    const context = { operation: 'flush' };
     const snapshots = new Map<string, PingPongCounterEntity | undefined>();
     if (names !== undefined) {
       try {
         const keys = names.map((name) => counterKey(this.namespace, name));
-        const found = await store.transactionless(() => store.loadMany(keys));
+        const found = await readWithin(
+          store.transactionless(() => store.loadMany(keys)),
+          scope,
+          context,
+        );
         names.forEach((name, i) => {
           const stored = found[i];
           snapshots.set(name, stored && loadedCounterEntity(stored, this.intervalMs));
@@ -734,12 +940,13 @@ export class PingPongCounter {
       }
     } else {
       try {
-        const rows = await store.query(PingPongCounterKind, {
+        const query = store.query(PingPongCounterKind, {
           filters: [
             { property: 'namespace', value: this.namespace },
             { property: 'idle', value: false },
           ],
         });
+        const rows = await readWithin(query, scope, context);
         for (const row of rows) {
           snapshots.set(row.entity.name, loadedCounterEntity(row.entity, this.intervalMs));
         }
@@ -758,16 +965,32 @@ export class PingPongCounter {
     return targets;
   }
 
-  async #flushNow(names: readonly string[] | undefined): Promise<FlushReport> {
+  async #flushNow(
+    names: readonly string[] | undefined,
+    scope: OperationSignal | undefined,
+  ): Promise<FlushReport> {
     const nowMs = this.#options.now();
     const at = new Date(nowMs);
     const lastDrainable = this.#schedule.lastDrainable(nowMs);
     const lastClosable = this.#schedule.lastClosable(nowMs);
+    const context = { operation: 'flush' };
     const errors: FlushFailure[] = [];
+    /** The abort's typed error, once it has stopped part of this flush. */
+    let aborted: OperationAbortedError | DeadlineExceededError | undefined;
+    const fail = (name: string | undefined, error: unknown): void => {
+      const reason = scope?.signal.aborted === true ? scope.signal.reason : undefined;
+      if (reason !== undefined && (error === reason || (error as Error).cause === reason)) {
+        aborted = reason as OperationAbortedError | DeadlineExceededError;
+      }
+      errors.push(name === undefined ? { error: asError(error) } : { name, error: asError(error) });
+    };
     // Registering here too means a flusher process never leaves its own names pending; a
     // failure is retried by the registry and shows up below as per-counter errors anyway.
-    await this.#registry.registerPending().catch(() => undefined);
-    const targets = await this.#flushTargets(names, lastDrainable, errors);
+    await readWithin(this.#registry.registerPending(), scope, context).catch(() => undefined);
+    const targets = await this.#flushTargets(names, lastDrainable, errors, scope);
+    if (scope?.signal.aborted === true && errors.some((e) => e.error === scope.signal.reason)) {
+      aborted = scope.signal.reason as OperationAbortedError | DeadlineExceededError;
+    }
     const counted = names?.length ?? targets.length;
     let flushed = 0;
     let moved = 0;
@@ -777,9 +1000,11 @@ export class PingPongCounter {
     for (const batch of batchesByKeys(targets)) {
       let slots: Map<string, Map<number, SlotValues>>;
       try {
-        slots = await this.#readSlots(batch);
+        // Stops between batches: what the earlier ones moved stays moved.
+        scope?.throwIfEnded();
+        slots = await readWithin(this.#readSlots(batch), scope, context);
       } catch (error) {
-        for (const { name } of batch) errors.push({ name, error: asError(error) });
+        for (const { name } of batch) fail(name, error);
         continue;
       }
       const work: Array<{ target: FlushTarget; input: DrainInput }> = [];
@@ -797,7 +1022,9 @@ export class PingPongCounter {
       }
       await forEachLimited(work, this.#options.flushConcurrency, async ({ target, input }) => {
         try {
-          const result = await this.#drain(target, input, at);
+          // Stops between counters: a drain already committing finishes (or is ambiguous).
+          scope?.throwIfEnded();
+          const result = await this.#drain(target, input, at, scope);
           if (result.movedUp > 0 || result.movedDown > 0) {
             flushed++;
             moved += result.movedUp - result.movedDown;
@@ -828,7 +1055,7 @@ export class PingPongCounter {
             this.#reportLoss(loss);
           }
         } catch (error) {
-          errors.push({ name: target.name, error: asError(error) });
+          fail(target.name, error);
         }
       });
     }
@@ -842,7 +1069,8 @@ export class PingPongCounter {
       first: Number.isFinite(firstRead) ? firstRead : lastDrainable + 1,
       last: lastDrainable,
     };
-    const report: FlushReport = { counters: counted, flushed, moved, epochs, idled, lost, errors };
+    const done = { counters: counted, flushed, moved, epochs, idled, lost, errors };
+    const report: FlushReport = aborted === undefined ? done : { ...done, aborted };
     this.#events.emit('flushed', report, undefined);
     return report;
   }
@@ -855,10 +1083,16 @@ export class PingPongCounter {
     }
   }
 
-  async #drain(target: FlushTarget, input: DrainInput, at: Date): Promise<DrainResult> {
+  async #drain(
+    target: FlushTarget,
+    input: DrainInput,
+    at: Date,
+    scope: OperationSignal | undefined,
+  ): Promise<DrainResult> {
     const { store } = this.#options;
     const key = counterKey(this.namespace, target.name);
-    return store.transactNew(async () => {
+    const context = { operation: 'flush', counterName: target.name };
+    return transactWithin(store, scope, context, async () => {
       const stored = await store.load(key);
       const entity = stored
         ? loadedCounterEntity(stored, this.intervalMs)

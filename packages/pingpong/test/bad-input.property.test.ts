@@ -90,16 +90,50 @@ const namesArb = fc.oneof(
   anyValue,
 );
 
+/** `signal`/`timeoutMs` options: valid ones never end a call here (no abort, long deadlines). */
+const callOptionArb = fc.oneof(
+  fc.constantFrom(60_000, 2 ** 31 - 1, 0, -1, 1.5, 2 ** 31, 'soon'),
+  fc.constant(new AbortController().signal),
+  anyValue,
+);
+const callOptionsArb = optionsWith(['signal', 'timeoutMs'], callOptionArb);
+const listOptionArb = fc.oneof(
+  fc.constantFrom('', 'a', 'x'.repeat(501), 0, 1, 1000, 1001, 'not a cursor'),
+  callOptionArb,
+);
+
 const methods: Array<{
   readonly name: string;
   readonly parameters: readonly string[];
   readonly args: fc.Arbitrary<unknown[]>;
 }> = [
-  { name: 'increment', parameters: ['name', 'delta'], args: fc.tuple(nameArb, deltaArb) },
-  { name: 'get', parameters: ['name'], args: fc.tuple(nameArb) },
-  { name: 'flush', parameters: ['options'], args: fc.tuple(optionsWith(['names'], namesArb)) },
-  { name: 'reset', parameters: ['name'], args: fc.tuple(nameArb) },
-  { name: 'delete', parameters: ['name'], args: fc.tuple(nameArb) },
+  {
+    name: 'increment',
+    parameters: ['name', 'delta', 'options'],
+    args: fc.tuple(nameArb, deltaArb, callOptionsArb),
+  },
+  { name: 'get', parameters: ['name', 'options'], args: fc.tuple(nameArb, callOptionsArb) },
+  {
+    name: 'getMany',
+    parameters: ['names', 'options'],
+    args: fc.tuple(namesArb, callOptionsArb),
+  },
+  {
+    name: 'flush',
+    parameters: ['options'],
+    args: fc.tuple(
+      optionsWith(['names', 'signal', 'timeoutMs'], fc.oneof(namesArb, callOptionArb)),
+    ),
+  },
+  { name: 'reset', parameters: ['name', 'options'], args: fc.tuple(nameArb, callOptionsArb) },
+  { name: 'delete', parameters: ['name', 'options'], args: fc.tuple(nameArb, callOptionsArb) },
+  {
+    name: 'listCounters',
+    parameters: ['options'],
+    args: fc.tuple(
+      optionsWith(['prefix', 'limit', 'cursor', 'signal', 'timeoutMs'], listOptionArb),
+    ),
+  },
 ];
 
 describe('PingPongCounter refuses bad input before any I/O', () => {
@@ -191,6 +225,7 @@ describe('PingPongCounter refuses bad input before any I/O', () => {
           maxRememberedNames: fc.integer({ min: 1, max: 1000 }),
           onLoss: fc.constant(() => undefined),
           flushConcurrency: fc.integer({ min: 1, max: 1000 }),
+          timeoutMs: fc.constantFrom(60_000, 2 ** 31 - 1),
         },
         { requiredKeys: [] },
       );
@@ -207,6 +242,7 @@ describe('PingPongCounter refuses bad input before any I/O', () => {
           'maxRememberedNames',
           'onLoss',
           'flushConcurrency',
+          'timeoutMs',
           'now',
           'slotTtlIntervals',
           'interval',

@@ -8,12 +8,15 @@ import { EpochSchedule } from '../src/epoch-schedule.js';
 import { CounterClosedError, type FlushReport, slotKey } from '../src/index.js';
 import { durabilityScenarios } from './support/durability-scenarios.js';
 import { type Environment, INTERVAL_MS, memoryEnvironment } from './support/environment.js';
-import { batchReadScenarios } from './support/read-scenarios.js';
+import { batchReadScenarios, listingScenarios } from './support/read-scenarios.js';
 import { epochOf, inParallel, pingPongScenarios } from './support/scenarios.js';
+import { signalScenarios } from './support/signal-scenarios.js';
 
 pingPongScenarios('MemoryCacheStore + MemoryEntityStore', async () => memoryEnvironment());
 durabilityScenarios('MemoryCacheStore + MemoryEntityStore', async () => memoryEnvironment());
 batchReadScenarios('MemoryCacheStore + MemoryEntityStore', async () => memoryEnvironment());
+listingScenarios('MemoryCacheStore + MemoryEntityStore', async () => memoryEnvironment());
+signalScenarios('MemoryCacheStore + MemoryEntityStore', async () => memoryEnvironment());
 
 describe('PingPongCounter on the embedded adapters only', () => {
   let env: Environment;

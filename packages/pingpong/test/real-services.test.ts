@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CacheUnavailablePolicy, PingPongCounter } from '../src/index.js';
 import { durabilityScenarios } from './support/durability-scenarios.js';
 import { FakeClock, INTERVAL_MS, makeEnvironment } from './support/environment.js';
-import { batchReadScenarios } from './support/read-scenarios.js';
+import { batchReadScenarios, listingScenarios } from './support/read-scenarios.js';
 import { inParallel, pingPongScenarios } from './support/scenarios.js';
+import { signalScenarios } from './support/signal-scenarios.js';
 
 async function realEnvironment() {
   // A generous timeout: these scenarios inject cache faults themselves, and a loaded test
@@ -27,6 +28,8 @@ async function realEnvironment() {
 pingPongScenarios('memcached + Datastore emulator', realEnvironment);
 durabilityScenarios('memcached + Datastore emulator', realEnvironment);
 batchReadScenarios('memcached + Datastore emulator', realEnvironment);
+listingScenarios('memcached + Datastore emulator', realEnvironment);
+signalScenarios('memcached + Datastore emulator', realEnvironment);
 
 describe('PingPongCounter when a real memcached stops mid-run', () => {
   let server: MemcachedServer;

@@ -1,40 +1,8 @@
-import type { CacheStore } from '@shardcount/storage';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CounterPage, PingPongCounter } from '../../src/index.js';
 import { type Environment, INTERVAL_MS } from './environment.js';
+import { holdNextCacheCall } from './held-cache.js';
 import { inParallel } from './scenarios.js';
-
-/**
- * A cache whose `getMany` waits, before it reads, until the test lets it go: a batch read
- * held between its entity lookup and its slot read.
- */
-function heldCache(inner: CacheStore): {
-  cache: CacheStore;
-  reached: Promise<void>;
-  release(): void;
-} {
-  let reached!: () => void;
-  let release!: () => void;
-  const reachedPromise = new Promise<void>((resolve) => {
-    reached = resolve;
-  });
-  const released = new Promise<void>((resolve) => {
-    release = resolve;
-  });
-  const cache = new Proxy(inner, {
-    get(target, property) {
-      if (property === 'getMany') {
-        return async (keys: readonly string[]) => {
-          reached();
-          await released;
-          return target.getMany(keys);
-        };
-      }
-      const value = Reflect.get(target, property, target) as unknown;
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-  return { cache, reached: reachedPromise, release };
-}
 
 /** `getMany` scenarios, run against any pair of backends. */
 export function batchReadScenarios(
@@ -127,7 +95,7 @@ export function batchReadScenarios(
       const names = [fresh('held-a'), fresh('held-b'), fresh('held-c')];
       await inParallel(3, 20, (w) => writer.increment(names[w]!));
       env.clock.closeEpoch();
-      const held = heldCache(env.cache);
+      const held = holdNextCacheCall(env.cache, 'getMany');
       const reader = env.counter({ cache: held.cache });
       const reading = reader.getMany(names);
       await held.reached;
@@ -209,6 +177,135 @@ export function batchReadScenarios(
         context: { argument: 'names[1]' },
       });
       expect(env.cache.calls.getMany + env.store.calls.lookup).toBe(0);
+    });
+  });
+}
+
+/** `listCounters` scenarios, run against any pair of backends. */
+export function listingScenarios(label: string, makeEnvironment: () => Promise<Environment>): void {
+  describe(`PingPongCounter.listCounters (${label})`, () => {
+    let env: Environment;
+
+    beforeEach(async () => {
+      env = await makeEnvironment();
+    });
+
+    afterEach(async () => {
+      await env.close();
+    });
+
+    /** Every page of a listing, with the cursors between them. */
+    async function allPages(
+      counter: PingPongCounter,
+      options: { prefix?: string; limit?: number },
+    ): Promise<CounterPage[]> {
+      const pages: CounterPage[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await counter.listCounters({ ...options, ...(cursor ? { cursor } : {}) });
+        pages.push(page);
+        cursor = page.cursor;
+      } while (cursor !== undefined && pages.length < 100);
+      return pages;
+    }
+
+    it('pages through the registry by name with an opaque cursor, one query per page and no cache call', async () => {
+      const counter = env.counter();
+      const names = Array.from({ length: 25 }, (_, i) => `page-${String(i).padStart(2, '0')}`);
+      for (const [i, name] of names.entries()) await counter.increment(name, i + 1);
+      for (const other of ['other-1', 'pag', 'Page-x']) await counter.increment(other);
+      env.clock.closeEpoch();
+      await counter.flush({ names: names.slice(0, 3) }); // three have durable counts
+      await counter.delete('page-03');
+      await counter.flush({ names: [] }); // registers every name
+
+      env.cache.resetCalls();
+      env.store.resetCalls();
+      const pages = await allPages(counter, { prefix: 'page-', limit: 10 });
+      expect(pages.map((p) => p.counters.length)).toEqual([10, 10, 5]);
+      expect(pages.map((p) => typeof p.cursor)).toEqual(['string', 'string', 'undefined']);
+      expect(env.store.calls.query).toBe(3);
+      expect(Object.values(env.cache.calls).every((n) => n === 0)).toBe(true);
+      const listed = pages.flatMap((p) => p.counters);
+      expect(listed.map((c) => c.name)).toEqual(names);
+      expect(listed.slice(0, 4)).toEqual([
+        expect.objectContaining({ name: 'page-00', durable: 1, idle: false, deleted: false }),
+        expect.objectContaining({ name: 'page-01', durable: 2 }),
+        expect.objectContaining({ name: 'page-02', durable: 3 }),
+        expect.objectContaining({ name: 'page-03', durable: 0, deleted: true }),
+      ]);
+      expect(listed[4]).toMatchObject({ durable: 0, createdAt: expect.any(Date) });
+
+      const everything = (await allPages(counter, { limit: 7 })).flatMap((p) => p.counters);
+      expect(everything.map((c) => c.name).sort()).toEqual(
+        [...names, 'other-1', 'pag', 'Page-x'].sort(),
+      );
+    });
+
+    it('ends with cursor undefined when the last page is exactly full, and lists only its namespace', async () => {
+      const counter = env.counter();
+      const stranger = env.counter({ namespace: `${env.namespace}-x` });
+      for (const name of ['a', 'b', 'c', 'd']) await counter.increment(name);
+      await stranger.increment('a-stranger');
+      await counter.flush({ names: [] });
+      await stranger.flush({ names: [] });
+      const pages = await allPages(counter, { limit: 2 });
+      expect(pages.map((p) => p.counters.map((c) => c.name))).toEqual([
+        ['a', 'b'],
+        ['c', 'd'],
+      ]);
+      expect(pages[1]?.cursor).toBeUndefined();
+      expect(await counter.listCounters({ prefix: 'zz' })).toEqual({
+        counters: [],
+        cursor: undefined,
+      });
+      expect((await stranger.listCounters()).counters.map((c) => c.name)).toEqual(['a-stranger']);
+    });
+
+    it('a counter registered during a listing shows up once if it sorts after the cursor, never twice', async () => {
+      const counter = env.counter();
+      for (const name of ['m1', 'm2', 'm3', 'm4']) await counter.increment(name);
+      await counter.flush({ names: [] });
+      const first = await counter.listCounters({ limit: 2 });
+      expect(first.counters.map((c) => c.name)).toEqual(['m1', 'm2']);
+      for (const name of ['m0', 'm25', 'm5']) await counter.increment(name);
+      await counter.flush({ names: [] });
+      const rest: string[] = [];
+      let cursor = first.cursor;
+      while (cursor !== undefined) {
+        const page = await counter.listCounters({ limit: 2, cursor });
+        rest.push(...page.counters.map((c) => c.name));
+        cursor = page.cursor;
+      }
+      expect(rest).toEqual(['m25', 'm3', 'm4', 'm5']);
+    });
+
+    it('refuses bad options before any I/O', async () => {
+      const counter = env.counter();
+      env.store.resetCalls();
+      const first = await counter.listCounters({ limit: 1 });
+      env.store.resetCalls();
+      const bad: Array<[unknown, string]> = [
+        [{ limit: 0 }, 'options.limit'],
+        [{ limit: 1001 }, 'options.limit'],
+        [{ limit: 1.5 }, 'options.limit'],
+        [{ prefix: 7 }, 'options.prefix'],
+        [{ prefix: 'x'.repeat(501) }, 'options.prefix'],
+        [{ cursor: 'not-a-cursor' }, 'options.cursor'],
+        [{ cursor: '' }, 'options.cursor'],
+        [{ cursor: Buffer.from('[2,"a"]').toString('base64url') }, 'options.cursor'],
+        [{ after: 'a' }, 'options.after'],
+        ['page', 'options'],
+        [null, 'options'],
+      ];
+      for (const [options, argument] of bad) {
+        await expect(counter.listCounters(options as never)).rejects.toMatchObject({
+          code: 'INVALID_ARGUMENT',
+          context: { argument },
+        });
+      }
+      expect(env.store.calls.query).toBe(0);
+      expect(first.cursor).toBeUndefined();
     });
   });
 }
