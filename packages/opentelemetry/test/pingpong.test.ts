@@ -169,6 +169,43 @@ describe('PingPongCounter through instrumentShardcount', () => {
     expect(total('shardcount.pingpong.flushed')).toBe(4);
   });
 
+  it('traces getMany and listCounters, and an aborted call as an error span with error.type', async () => {
+    const t = telemetry();
+    instrumentation = instrumentShardcount(t);
+    const { counter, settle } = setUp();
+    counters.push(counter);
+    await counter.increment('a', 1);
+    await counter.increment('b', 2);
+    await counter.flush({ names: [] }); // registers both
+    expect((await counter.getMany(['a', 'b', 'a'])).map((v) => v.total)).toEqual([1, 2, 1]);
+    expect((await counter.listCounters({ limit: 1 })).counters).toHaveLength(1);
+
+    const [getMany] = spansNamed(t, 'shardcount.pingpong.getMany');
+    expect(getMany?.attributes).toMatchObject({
+      'shardcount.items': 3,
+      'shardcount.pending_known': true,
+    });
+    expect(operationsOf(childrenOf(t, getMany!))).toEqual(['lookup']);
+    const [list] = spansNamed(t, 'shardcount.pingpong.listCounters');
+    expect(list?.attributes['shardcount.items']).toBe(1);
+    expect(operationsOf(childrenOf(t, list!))).toEqual(['query']);
+
+    await expect(counter.get('a', { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: 'ABORTED',
+    });
+    const [aborted] = spansNamed(t, 'shardcount.pingpong.get');
+    expect(aborted?.status.code).toBe(2);
+    expect(aborted?.attributes['error.type']).toBe('ABORTED');
+
+    settle();
+    const report = await counter.flush({ signal: AbortSignal.abort() });
+    expect(report.aborted).toBeDefined();
+    const flushes = spansNamed(t, 'shardcount.pingpong.flush');
+    expect(flushes.at(-1)?.attributes['shardcount.aborted']).toBe(true);
+    const total = await counterTotals(t);
+    expect(total('shardcount.pingpong.flushed')).toBe(2);
+  });
+
   it('records what an increment did while memcached was down, per policy', async () => {
     const t = telemetry();
     instrumentation = instrumentShardcount(t);
