@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  abortableDelay,
   type CacheStore,
   CacheUnavailableError,
   type CasToken,
@@ -328,13 +328,15 @@ export class CachedTotals {
 
   /**
    * After committed writes: adds what the live lineage lacks of them, or removes what cannot
-   * be judged. Never rejects. `stale-layout` means the lineage was filled under another
+   * be judged. Never rejects. Its waits for a reader's fill stop when `signal` ends (the lease
+   * is then removed). `stale-layout` means the lineage was filled under another
    * layout than the writer's view (the caller should refresh its view).
    */
   async settle(
     name: string,
     operation: CounterOperationName,
     summary: WriteSummary,
+    signal?: AbortSignal,
   ): Promise<SettleResult> {
     if (summary.writes.every((w) => w.delta === 0)) return 'done';
     const key = this.keyOf(name);
@@ -353,7 +355,13 @@ export class CachedTotals {
           step: 'cacheLease',
           attempt: wait + 1,
         });
-        await sleep(delay);
+        try {
+          await abortableDelay(delay, signal);
+        } catch {
+          // The operation's signal ended (the write has committed): stop waiting for the fill
+          // and remove the lease, as after the last wait.
+          break;
+        }
         continue;
       }
       if (value.kind === 'absent') break;

@@ -1,3 +1,4 @@
+import type { CallOptions } from '@shardcount/storage';
 import type { CounterStatus, SettableCounterStatus } from './counter-status.js';
 
 /** A counter as `getCounter` reports it. */
@@ -42,7 +43,7 @@ export interface CounterOperation {
 }
 
 /** Options of `increment`. */
-export interface IncrementOptions {
+export interface IncrementOptions extends CallOptions {
   /**
    * `true` (default): run in a transaction of its own, even inside a caller's transaction.
    * `false`: join the caller's ambient transaction (`store.transact` on the service's store),
@@ -59,7 +60,7 @@ export interface IncrementOptions {
 }
 
 /** Options of `decrement`. */
-export interface DecrementOptions {
+export interface DecrementOptions extends CallOptions {
   /**
    * `upTo` (default): remove up to `amount`, shard by shard, each in its own transaction;
    * `appliedAmount` says how much was there. `exact`: remove exactly `amount` in one
@@ -79,14 +80,20 @@ export interface DecrementOptions {
   readonly idempotencyKey?: string;
 }
 
+/**
+ * Options of `reset`, `resumeDeletions` and `resumeInterrupted`: a `signal` and `timeoutMs`
+ * ({@link CallOptions}).
+ */
+export type OperationOptions = CallOptions;
+
 /** Options of `getCounter`. */
-export interface GetCounterOptions {
+export interface GetCounterOptions extends CallOptions {
   /** Read the shards from the store even when the cache holds the total. Default `false`. */
   readonly skipCache?: boolean;
 }
 
 /** Options of `createCounter`. */
-export interface CreateCounterOptions {
+export interface CreateCounterOptions extends CallOptions {
   /** Number of shards, 1 to `MAX_SHARDS`; the service's `numInitialShards` by default. */
   readonly numShards?: number;
   /** Free text, at most 1500 UTF-8 bytes. Default empty. */
@@ -94,7 +101,7 @@ export interface CreateCounterOptions {
 }
 
 /** Options of `delete`. */
-export interface DeleteOptions {
+export interface DeleteOptions extends CallOptions {
   /**
    * `true` (default): return once the counter and everything it owns are gone. `false`:
    * return once the counter is marked `DELETING` (its count reads 0, changes are refused,
@@ -107,7 +114,7 @@ export interface DeleteOptions {
 }
 
 /** Options of `updateCounter`; fields left out are unchanged. */
-export interface UpdateCounterOptions {
+export interface UpdateCounterOptions extends CallOptions {
   /**
    * New shard count, 1 to `MAX_SHARDS`. Growing is immediate (new shards start empty);
    * shrinking moves the removed shards' counts into the kept ones, transactionally, so the
@@ -149,7 +156,7 @@ export interface CounterInfo {
 }
 
 /** Options of `listCounters`. */
-export interface ListCountersOptions {
+export interface ListCountersOptions extends CallOptions {
   /**
    * Only counters whose name starts with this string (at most 1500 UTF-8 bytes; empty means
    * all). Counters with names of more than 1,498 bytes are stored under hashed keys and are

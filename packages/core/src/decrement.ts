@@ -96,8 +96,18 @@ export async function decrementCascade(
   }
   ctx.remember(counter);
 
-  if (progress.applied < amount) {
-    const seen = await readCounterAndShards(ctx, name);
+  // Once a step has removed something, the signal ending (abort, deadline) ends the cascade
+  // with what it removed so far, like any other failure of a later step; before that, the
+  // decrement fails with the signal's typed error, having removed nothing.
+  if (progress.applied === 0) ctx.throwIfEnded();
+  if (progress.applied < amount && !ctx.ended()) {
+    let seen: Awaited<ReturnType<typeof readCounterAndShards>>;
+    try {
+      seen = await readCounterAndShards(ctx, name);
+    } catch (error) {
+      if (progress.applied === 0 || !ctx.ended()) throw error;
+      seen = { counter, shards: [] };
+    }
     const n = seen.shards.length;
     for (let step = 1; step < n && progress.applied < amount; step++) {
       const index = (first.index + step) % n;
@@ -116,6 +126,8 @@ export async function decrementCascade(
         });
       } catch (error) {
         if (error instanceof AmbiguousCommitError) throw error;
+        // Stopped by its signal before removing anything: the typed error, not "removed 0".
+        if (progress.applied === 0 && ctx.ended()) throw error;
         break;
       }
       if (result.taken !== undefined) {
@@ -132,11 +144,16 @@ export async function decrementCascade(
   // leaves nothing to judge by: the cached total is removed.
   if (!sameLayout) await ctx.totals.invalidate(name);
   else if (writes.length > 0 && first.counter !== undefined) {
-    await ctx.totals.settle(name, 'decrement', {
-      incarnation: first.counter.createdAt.getTime(),
-      layoutEpoch: first.counter.layoutEpoch ?? 0,
-      writes,
-    });
+    await ctx.totals.settle(
+      name,
+      'decrement',
+      {
+        incarnation: first.counter.createdAt.getTime(),
+        layoutEpoch: first.counter.layoutEpoch ?? 0,
+        writes,
+      },
+      ctx.signal,
+    );
   }
   return { operation: decrementOperation(name, first.index, progress.applied, now), counter };
 }

@@ -270,7 +270,7 @@ export async function settleAfterCommit(
   summary: WriteSummary,
 ): Promise<void> {
   await ctx.store.afterCommit(async () => {
-    const result = await ctx.totals.settle(name, operation, summary);
+    const result = await ctx.totals.settle(name, operation, summary, ctx.signal);
     if (result === 'stale-layout') ctx.forget(name);
   });
 }

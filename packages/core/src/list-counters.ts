@@ -2,15 +2,16 @@ import {
   assertInteger,
   assertOneOf,
   assertString,
+  type CallOptions,
   InvalidArgumentError,
   invalidArgument,
   MAX_KEY_NAME_BYTES,
   type PropertyFilter,
-  readOptions,
 } from '@shardcount/storage';
 import { counterKeyNamePrefix } from './counter-entities.js';
 import { CounterStatus } from './counter-status.js';
 import type { CounterInfo, CounterPage } from './counter-types.js';
+import { readCallOptions } from './method-options.js';
 import type { ServiceContext } from './service-context.js';
 
 /** Counters per `listCounters` page unless `limit` says otherwise. */
@@ -40,14 +41,21 @@ interface ListRequest {
   readonly status: CounterStatus | undefined;
   readonly limit: number;
   readonly after: string | undefined;
+  /** The call's signal and deadline. */
+  readonly call: CallOptions;
 }
 
 const STATUSES = Object.values(CounterStatus);
 
 /** Reads and checks `listCounters`' options; the cursor is decoded back into a key name. */
 export function readListOptions(options: unknown): ListRequest {
-  const fields = readOptions(options, 'options', ['prefix', 'status', 'limit', 'cursor']);
-  const { prefix, status, cursor } = fields;
+  const {
+    prefix,
+    status,
+    cursor,
+    limit: given,
+    call,
+  } = readCallOptions(options, ['prefix', 'status', 'limit', 'cursor']);
   if (prefix !== undefined) {
     assertString(prefix, 'options.prefix', { allowEmpty: true });
     const bytes = Buffer.byteLength(prefix, 'utf8');
@@ -59,13 +67,14 @@ export function readListOptions(options: unknown): ListRequest {
     }
   }
   if (status !== undefined) assertOneOf(status, 'options.status', STATUSES);
-  const limit = fields.limit === undefined ? DEFAULT_LIST_LIMIT : fields.limit;
+  const limit = given === undefined ? DEFAULT_LIST_LIMIT : given;
   assertInteger(limit, 'options.limit', { min: 1, max: MAX_LIST_LIMIT });
   return {
     prefix,
     status,
     limit,
     after: cursor === undefined ? undefined : decodeCursor(cursor),
+    call,
   };
 }
 

@@ -163,8 +163,8 @@ async function finishFence(
  * whether there was one.
  */
 export async function finishInterruptedFence(ctx: ServiceContext, name: string): Promise<boolean> {
-  const counter = await ctx.store.transactionless(() =>
-    ctx.store.load(counterKey(ctx.kinds, name)),
+  const counter = await ctx.guard(
+    ctx.store.transactionless(() => ctx.store.load(counterKey(ctx.kinds, name))),
   );
   if (counter?.fenceNext === undefined) return false;
   await finishFence(ctx, name, {
@@ -177,9 +177,9 @@ export async function finishInterruptedFence(ctx: ServiceContext, name: string):
 
 /** Names of the counters whose fence is not yet stamped on every shard. */
 export async function countersFencing(ctx: ServiceContext): Promise<string[]> {
-  const rows = await ctx.store.query(ctx.kinds.counter, {
-    filters: [{ property: 'fencing', value: true }],
-  });
+  const rows = await ctx.guard(
+    ctx.store.query(ctx.kinds.counter, { filters: [{ property: 'fencing', value: true }] }),
+  );
   return rows.map((row) => row.entity.name);
 }
 
@@ -589,12 +589,16 @@ const RECORD_BATCH = 500;
  */
 export async function finishDeletion(ctx: ServiceContext, name: string): Promise<boolean> {
   const key = counterKey(ctx.kinds, name);
-  const counter = await ctx.store.transactionless(() => ctx.store.load(key));
+  const counter = await ctx.guard(ctx.store.transactionless(() => ctx.store.load(key)));
   if (counter === undefined || counter.status !== CounterStatus.DELETING) return false;
   await ctx.store.transactionless(async () => {
+    // Every step is idempotent and the counter stays DELETING, so stopping between steps (at
+    // the operation's signal) leaves a deletion that any later call finishes.
+    ctx.throwIfEnded();
     // deleteMany outside a transaction is chunked to the store's commit limit.
     await ctx.store.deleteMany(shardKeys(ctx.kinds, name, 0, counter.numShards));
     for (;;) {
+      ctx.throwIfEnded();
       const records = await ctx.store.query(ctx.kinds.operation, {
         filters: [{ property: 'counterName', value: name }],
         limit: RECORD_BATCH,
@@ -617,8 +621,8 @@ export async function countersWithStatus(
   ctx: ServiceContext,
   status: CounterStatus,
 ): Promise<string[]> {
-  const rows = await ctx.store.query(ctx.kinds.counter, {
-    filters: [{ property: 'status', value: status }],
-  });
+  const rows = await ctx.guard(
+    ctx.store.query(ctx.kinds.counter, { filters: [{ property: 'status', value: status }] }),
+  );
   return rows.map((row) => row.entity.name);
 }

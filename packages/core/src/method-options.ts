@@ -1,6 +1,9 @@
 import {
   assertBoolean,
+  assertCallOptions,
   assertOneOf,
+  CALL_OPTION_FIELDS,
+  type CallOptions,
   describeValue,
   InvalidArgumentError,
   invalidArgument,
@@ -11,10 +14,15 @@ import type { CounterChanges } from './maintenance.js';
 import { assertDescription, assertIdempotencyKey, assertNumShards } from './validation.js';
 
 /** Fields of `increment`'s options. */
-export const INCREMENT_OPTIONS = ['isolated', 'idempotencyKey'] as const;
+export const INCREMENT_OPTIONS = ['isolated', 'idempotencyKey', ...CALL_OPTION_FIELDS] as const;
 
 /** Fields of `decrement`'s options. */
-export const DECREMENT_OPTIONS = ['isolated', 'idempotencyKey', 'mode'] as const;
+export const DECREMENT_OPTIONS = [
+  'isolated',
+  'idempotencyKey',
+  'mode',
+  ...CALL_OPTION_FIELDS,
+] as const;
 
 /** The options of an increment or decrement, read once and checked. */
 export interface WriteOptions {
@@ -22,6 +30,8 @@ export interface WriteOptions {
   readonly idempotencyKey: string | undefined;
   /** `upTo` unless `exact` was asked for (increments: always `upTo`). */
   readonly mode: 'upTo' | 'exact';
+  /** The call's signal and deadline. */
+  readonly call: CallOptions;
 }
 
 /** Reads and checks the options of `increment` or `decrement` (`fields` says which). */
@@ -30,18 +40,21 @@ export function readWriteOptions(
   counterName: string,
   fields: typeof INCREMENT_OPTIONS | typeof DECREMENT_OPTIONS,
 ): WriteOptions {
-  const read: { isolated?: unknown; idempotencyKey?: unknown; mode?: unknown } = readOptions(
-    options,
-    'options',
-    fields,
-    { counterName },
-  );
+  const read: {
+    isolated?: unknown;
+    idempotencyKey?: unknown;
+    mode?: unknown;
+    signal?: unknown;
+    timeoutMs?: unknown;
+  } = readOptions(options, 'options', fields, { counterName });
   const { isolated, idempotencyKey } = read;
   if (isolated !== undefined) assertBoolean(isolated, 'options.isolated', { counterName });
   if (idempotencyKey !== undefined) assertIdempotencyKey(idempotencyKey, 'options.idempotencyKey');
   const mode = read.mode === undefined ? 'upTo' : read.mode;
   assertOneOf(mode, 'options.mode', ['upTo', 'exact'], { counterName });
-  return { isolated, idempotencyKey, mode };
+  const call = { signal: read.signal, timeoutMs: read.timeoutMs };
+  assertCallOptions(call, 'options', { counterName });
+  return { isolated, idempotencyKey, mode, call };
 }
 
 const SETTABLE: readonly SettableCounterStatus[] = [
@@ -50,15 +63,21 @@ const SETTABLE: readonly SettableCounterStatus[] = [
 ];
 
 /** Reads and checks `updateCounter`'s options (required: an update must say what changes). */
-export function readCounterChanges(options: unknown, counterName: string): CounterChanges {
+export function readCounterChanges(
+  options: unknown,
+  counterName: string,
+): CounterChanges & { readonly call: CallOptions } {
   if (options === undefined) {
     throw invalidArgument('options', 'an options object saying what to change', options, {
       counterName,
     });
   }
-  const fields = readOptions(options, 'options', ['numShards', 'description', 'status'], {
-    counterName,
-  });
+  const fields = readOptions(
+    options,
+    'options',
+    ['numShards', 'description', 'status', ...CALL_OPTION_FIELDS],
+    { counterName },
+  );
   const { numShards, description, status } = fields;
   if (numShards !== undefined) assertNumShards(numShards, 'options.numShards');
   if (description !== undefined) assertDescription(description, 'options.description');
@@ -68,5 +87,27 @@ export function readCounterChanges(options: unknown, counterName: string): Count
       { context: { argument: 'options.status', counterName } },
     );
   }
-  return { numShards, description, status: status as SettableCounterStatus | undefined };
+  const call = { signal: fields.signal, timeoutMs: fields.timeoutMs };
+  assertCallOptions(call, 'options', { counterName });
+  return {
+    numShards,
+    description,
+    status: status as SettableCounterStatus | undefined,
+    call,
+  };
+}
+
+/**
+ * Reads options that are only a {@link CallOptions} (`reset`, `resumeDeletions`, ...), or
+ * `extra` fields besides; returns every field, the call options checked.
+ */
+export function readCallOptions<const K extends string>(
+  options: unknown,
+  extra: readonly K[],
+  context: { readonly counterName?: string } = {},
+): Record<K, unknown> & { readonly call: CallOptions } {
+  const fields = readOptions(options, 'options', [...extra, ...CALL_OPTION_FIELDS], context);
+  const call = { signal: fields.signal, timeoutMs: fields.timeoutMs };
+  assertCallOptions(call, 'options', context);
+  return { ...(fields as Record<K, unknown>), call };
 }

@@ -42,7 +42,7 @@ export async function readCounterAndShards(
 ): Promise<CounterSnapshotRead> {
   let expected = ctx.view(name)?.numShards ?? ctx.settings.numInitialShards;
   for (let attempt = 1; ; attempt++) {
-    const read = await ctx.store.transactionless(() => readOnce(ctx, name, expected));
+    const read = await ctx.guard(ctx.store.transactionless(() => readOnce(ctx, name, expected)));
     if (read === 'torn') {
       if (attempt >= SPLIT_READ_ATTEMPTS) {
         throw new ContentionError(
@@ -192,29 +192,31 @@ export async function readCountersAndShards(
     open.keys.push(counterKey(ctx.kinds, name), ...shardKeys(ctx.kinds, name, 0, expected));
     open.members.push({ at, expected });
   });
-  await ctx.store.transactionless(() =>
-    Promise.all(
-      lookups.map(async ({ keys, members }) => {
-        const loaded = (await ctx.store.loadMany(keys)) as unknown[];
-        let offset = 0;
-        for (const { at, expected } of members) {
-          const counter = loaded[offset] as CounterData | undefined;
-          const shards = loaded.slice(offset + 1, offset + 1 + expected) as Array<
-            CounterShardData | undefined
-          >;
-          offset += 1 + expected;
-          if (counter === undefined) {
-            results[at] = { counter: undefined, shards: [] };
-            continue;
+  await ctx.guard(
+    ctx.store.transactionless(() =>
+      Promise.all(
+        lookups.map(async ({ keys, members }) => {
+          const loaded = (await ctx.store.loadMany(keys)) as unknown[];
+          let offset = 0;
+          for (const { at, expected } of members) {
+            const counter = loaded[offset] as CounterData | undefined;
+            const shards = loaded.slice(offset + 1, offset + 1 + expected) as Array<
+              CounterShardData | undefined
+            >;
+            offset += 1 + expected;
+            if (counter === undefined) {
+              results[at] = { counter: undefined, shards: [] };
+              continue;
+            }
+            rememberIfNewer(ctx, counter);
+            if (counter.numShards <= expected) {
+              results[at] = { counter, shards: shards.slice(0, counter.numShards) };
+            } else {
+              alone.push(at);
+            }
           }
-          rememberIfNewer(ctx, counter);
-          if (counter.numShards <= expected) {
-            results[at] = { counter, shards: shards.slice(0, counter.numShards) };
-          } else {
-            alone.push(at);
-          }
-        }
-      }),
+        }),
+      ),
     ),
   );
   await Promise.all(

@@ -34,6 +34,8 @@ export interface ResolvedServiceOptions {
   readonly maxWritesPerTransaction: number;
   readonly retry: RetryPolicy;
   readonly autoShard: { readonly maxShards: number; readonly cooldownMs: number } | undefined;
+  /** The service-wide default deadline of each call, in milliseconds; none when undefined. */
+  readonly timeoutMs: number | undefined;
 }
 
 /**
@@ -61,6 +63,7 @@ const OPTION_FIELDS = [
   'retry',
   'autoShard',
   'maxWritesPerTransaction',
+  'timeoutMs',
 ] as const;
 
 /** The `EntityStore` members the service calls. */
@@ -175,7 +178,14 @@ export function resolveServiceOptions(options: unknown): ResolvedServiceOptions 
     maxWritesPerTransaction,
     retry,
     autoShard: resolveAutoShard(fields.autoShard),
+    timeoutMs: resolveTimeout(fields.timeoutMs),
   };
+}
+
+function resolveTimeout(timeoutMs: unknown): number | undefined {
+  if (timeoutMs === undefined) return undefined;
+  assertTimerMs(timeoutMs, 'options.timeoutMs', 1);
+  return timeoutMs;
 }
 
 function resolveAutoShard(

@@ -1,8 +1,11 @@
-import type {
-  EntityStore,
-  RetryPolicy,
-  TransactionWork,
-  TransactOptions,
+import { AsyncLocalStorage } from 'node:async_hooks';
+import {
+  AmbiguousCommitError,
+  type EntityStore,
+  type RetryPolicy,
+  raceSignal,
+  type TransactionWork,
+  type TransactOptions,
 } from '@shardcount/storage';
 import { LRUCache } from 'lru-cache';
 import type { CachedTotals } from './cached-total.js';
@@ -86,6 +89,13 @@ export class ServiceContext {
   readonly settings: ServiceSettings;
   readonly #views: LRUCache<string, CounterView>;
   readonly #claims = new Map<string, ShardClaims>();
+  /**
+   * The signal of the operation the calling async context belongs to (the caller's `signal`
+   * and deadline combined, its reason the typed error). Carried by the async context like the
+   * store's ambient transaction, so every step of an operation stops at it without each
+   * helper passing it on; absent for operations without a signal or deadline.
+   */
+  readonly #signals = new AsyncLocalStorage<AbortSignal | undefined>();
 
   constructor(
     store: EntityStore,
@@ -148,15 +158,127 @@ export class ServiceContext {
     };
   }
 
+  /** The signal of the current operation; `undefined` when it has none. */
+  get signal(): AbortSignal | undefined {
+    return this.#signals.getStore();
+  }
+
+  /** Runs `body` as an operation under `signal` (`undefined`: under none). */
+  withSignal<T>(signal: AbortSignal | undefined, body: () => Promise<T>): Promise<T> {
+    return this.#signals.run(signal, body);
+  }
+
+  /**
+   * Runs `start` outside the current operation's signal: work that outlives its caller
+   * (background deletions, shard growth) must not stop at the caller's deadline.
+   */
+  detached<T>(start: () => T): T {
+    return this.#signals.exit(start);
+  }
+
+  /** Whether the current operation's signal has ended (aborted, or past its deadline). */
+  ended(): boolean {
+    return this.#signals.getStore()?.aborted === true;
+  }
+
+  /** Throws the operation's typed error (abort or deadline) once its signal has ended. */
+  throwIfEnded(): void {
+    const signal = this.#signals.getStore();
+    if (signal?.aborted === true) throw signal.reason;
+  }
+
+  /**
+   * Settles like `promise` (a read, safe to drop), or rejects with the operation's typed error
+   * as soon as its signal ends.
+   */
+  guard<T>(promise: Promise<T>): Promise<T> {
+    return raceSignal(promise, this.#signals.getStore());
+  }
+
   /**
    * Runs `work` in a transaction of its own (retried on contention, reported as `contention`
    * and `retry` events), or, with `joined`, in the caller's ambient transaction.
+   *
+   * Under an operation signal (see {@link signal}), the transaction stops at it: before the
+   * commit (before or during `work`, or while backing off after contention) the call rejects
+   * at once with the signal's typed error and nothing is written (`work` checks the signal
+   * when it starts and when it ends, so an abandoned attempt can never reach its commit);
+   * while the commit is in flight it rejects with `AmbiguousCommitError`; once the commit has
+   * landed, the call completes (its after-commit cache step stops waiting at the signal).
    */
   run<R>(
     name: string,
     operation: CounterOperationName,
     work: TransactionWork<R>,
     options: { readonly joined?: boolean; readonly onContention?: () => void } = {},
+  ): Promise<R> {
+    const signal = this.#signals.getStore();
+    if (signal !== undefined) return this.#runUntil(signal, name, operation, work, options);
+    return this.#transact(name, operation, work, options);
+  }
+
+  #runUntil<R>(
+    signal: AbortSignal,
+    name: string,
+    operation: CounterOperationName,
+    work: TransactionWork<R>,
+    options: { readonly joined?: boolean; readonly onContention?: () => void },
+  ): Promise<R> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    let phase: 'work' | 'commit' | 'backoff' | 'committed' = 'work';
+    const guarded: TransactionWork<R> = async (info) => {
+      if (signal.aborted) throw signal.reason;
+      phase = 'work';
+      // Registered first, so it runs before the operation's own after-commit steps.
+      await this.store.afterCommit(() => {
+        phase = 'committed';
+      });
+      const result = await work(info);
+      if (signal.aborted) throw signal.reason;
+      phase = 'commit';
+      return result;
+    };
+    const running = this.#transact(name, operation, guarded, {
+      ...options,
+      onContention: () => {
+        phase = 'backoff';
+        options.onContention?.();
+      },
+    });
+    return new Promise<R>((resolve, reject) => {
+      const onAbort = (): void => {
+        // The commit landed: the operation has happened and finishes (its cache step stops
+        // waiting at the signal).
+        if (phase === 'committed') return;
+        running.catch(() => undefined);
+        reject(
+          phase === 'commit'
+            ? new AmbiguousCommitError(
+                `The ${operation} of counter ${quoteName(name)} was stopped while its commit was in flight; the commit may or may not have been applied (retry with the same idempotencyKey to apply it exactly once).`,
+                { cause: signal.reason, context: { counterName: name, operation } },
+              )
+            : signal.reason,
+        );
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      running.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (error: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  #transact<R>(
+    name: string,
+    operation: CounterOperationName,
+    work: TransactionWork<R>,
+    options: { readonly joined?: boolean; readonly onContention?: () => void },
   ): Promise<R> {
     if (options.joined === true) return this.store.transact(work);
     const transactOptions: TransactOptions = {

@@ -4,11 +4,14 @@ import {
   assertFunction,
   assertOneOf,
   type CacheStore,
+  type CallOptions,
   type EntityStore,
   InvalidArgumentError,
   type OperationMessage,
+  type OperationSignal,
+  openOperationSignal,
   type RetryPolicy,
-  readOptions,
+  raceSignal,
 } from '@shardcount/storage';
 import { CachedTotals, type FillTicket, type ReadOutcome } from './cached-total.js';
 import { CORE_CHANNELS, coreMessage, setAttribute } from './core-tracing.js';
@@ -30,6 +33,7 @@ import type {
   GetCounterOptions,
   IncrementOptions,
   ListCountersOptions,
+  OperationOptions,
   ResumeReport,
   UpdateCounterOptions,
 } from './counter-types.js';
@@ -53,6 +57,7 @@ import {
 import {
   DECREMENT_OPTIONS,
   INCREMENT_OPTIONS,
+  readCallOptions,
   readCounterChanges,
   readWriteOptions,
 } from './method-options.js';
@@ -160,6 +165,13 @@ export interface ShardedCounterServiceOptions {
    * per transaction at any shard count.
    */
   readonly maxWritesPerTransaction?: number;
+  /**
+   * Default deadline of every call, in milliseconds (1 to 2^31 − 1), for calls that do not
+   * give their own `timeoutMs`; none by default. See {@link CallOptions}: past it a call
+   * rejects with `DeadlineExceededError` and writes nothing, or with `AmbiguousCommitError`
+   * when its commit was in flight.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -202,6 +214,8 @@ export class ShardedCounterService {
   readonly #events = new CounterEvents();
   readonly #autoShard: { readonly maxShards: number; readonly cooldownMs: number } | undefined;
   readonly #lastGrowth = new Map<string, number>();
+  /** The service-wide default deadline (`options.timeoutMs`). */
+  readonly #timeoutMs: number | undefined;
   /** Background deletions still running (see {@link close}). */
   readonly #background = new Set<Promise<void>>();
 
@@ -215,6 +229,7 @@ export class ShardedCounterService {
   constructor(options: ShardedCounterServiceOptions) {
     const resolved = resolveServiceOptions(options);
     this.#autoShard = resolved.autoShard;
+    this.#timeoutMs = resolved.timeoutMs;
     const totals = new CachedTotals(
       resolved.cache,
       {
@@ -283,8 +298,20 @@ export class ShardedCounterService {
   ): Promise<CounterOperation> {
     assertCounterName(name);
     assertAmount(amount, name);
-    const { isolated, idempotencyKey } = readWriteOptions(options, name, INCREMENT_OPTIONS);
+    const { isolated, idempotencyKey, call } = readWriteOptions(options, name, INCREMENT_OPTIONS);
     setAttribute(trace, 'shardcount.amount', amount);
+    return this.#operate(call, 'increment', name, () =>
+      this.#incrementChecked(name, amount, isolated, idempotencyKey, trace),
+    );
+  }
+
+  async #incrementChecked(
+    name: string,
+    amount: number,
+    isolated: boolean | undefined,
+    idempotencyKey: string | undefined,
+    trace: OperationMessage | undefined,
+  ): Promise<CounterOperation> {
     let attempts = 0;
     const ctx = this.#ctx;
     const joined = isolated === false && ctx.store.inTransaction;
@@ -344,8 +371,10 @@ export class ShardedCounterService {
     if (outcome.counter !== undefined) ctx.remember(outcome.counter);
     const seen = outcome.counter ?? view?.counter;
     if (contended && !joined && seen !== undefined) {
-      // Off the caller's path: the increment has committed; growth runs on its own.
-      void this.#maybeGrow(name, seen.numShards, seen.status).catch(() => undefined);
+      // Off the caller's path (and its deadline): the increment has committed; growth runs on
+      // its own.
+      const grow = () => this.#maybeGrow(name, seen.numShards, seen.status);
+      void ctx.detached(grow).catch(() => undefined);
     }
     return outcome.operation;
   }
@@ -384,7 +413,11 @@ export class ShardedCounterService {
   ): Promise<CounterOperation> {
     assertCounterName(name);
     assertAmount(amount, name);
-    const { isolated, idempotencyKey, mode } = readWriteOptions(options, name, DECREMENT_OPTIONS);
+    const { isolated, idempotencyKey, mode, call } = readWriteOptions(
+      options,
+      name,
+      DECREMENT_OPTIONS,
+    );
     setAttribute(trace, 'shardcount.amount', amount);
     setAttribute(trace, 'shardcount.mode', mode);
     const oneTransaction = mode === 'exact' || isolated === false;
@@ -394,6 +427,20 @@ export class ShardedCounterService {
         { context: { argument: 'options.idempotencyKey', counterName: name } },
       );
     }
+    return this.#operate(call, 'decrement', name, () =>
+      this.#decrementChecked(name, amount, isolated, idempotencyKey, mode, trace),
+    );
+  }
+
+  async #decrementChecked(
+    name: string,
+    amount: number,
+    isolated: boolean | undefined,
+    idempotencyKey: string | undefined,
+    mode: 'upTo' | 'exact',
+    trace: OperationMessage | undefined,
+  ): Promise<CounterOperation> {
+    const oneTransaction = mode === 'exact' || isolated === false;
     const ctx = this.#ctx;
     const joined = isolated === false && ctx.store.inTransaction;
     const progress = { applied: 0 };
@@ -438,10 +485,24 @@ export class ShardedCounterService {
     trace: OperationMessage | undefined,
   ): Promise<Counter | undefined> {
     assertCounterName(name);
-    const { skipCache } = readOptions(options, 'options', ['skipCache'], { counterName: name });
+    const { skipCache, call } = readCallOptions(options, ['skipCache'], { counterName: name });
     if (skipCache !== undefined) assertBoolean(skipCache, 'options.skipCache');
+    return this.#operate(
+      call,
+      'getCounter',
+      name,
+      () => this.#getCounterChecked(name, skipCache === true, trace),
+      true,
+    );
+  }
+
+  async #getCounterChecked(
+    name: string,
+    skipCache: boolean,
+    trace: OperationMessage | undefined,
+  ): Promise<Counter | undefined> {
     const ctx = this.#ctx;
-    if (skipCache === true) {
+    if (skipCache) {
       setAttribute(trace, 'shardcount.cache.outcome', 'skipped');
       return readCounterFromStore(ctx, name);
     }
@@ -483,13 +544,27 @@ export class ShardedCounterService {
     trace: OperationMessage | undefined,
   ): Promise<Array<Counter | undefined>> {
     assertCounterNames(names, 'names', MAX_GET_COUNTERS);
-    const { skipCache } = readOptions(options, 'options', ['skipCache']);
+    const { skipCache, call } = readCallOptions(options, ['skipCache']);
     if (skipCache !== undefined) assertBoolean(skipCache, 'options.skipCache');
+    return this.#operate(
+      call,
+      'getCounters',
+      undefined,
+      () => this.#getCountersChecked(names, skipCache === true, trace),
+      true,
+    );
+  }
+
+  async #getCountersChecked(
+    names: readonly string[],
+    skipCache: boolean,
+    trace: OperationMessage | undefined,
+  ): Promise<Array<Counter | undefined>> {
     const unique = [...new Set(names)];
     setAttribute(trace, 'shardcount.counters', unique.length);
     const ctx = this.#ctx;
     const found = new Map<string, Counter | undefined>();
-    if (skipCache === true) {
+    if (skipCache) {
       setAttribute(trace, 'shardcount.cache.outcome', 'skipped');
       const reads = await readCountersAndShards(ctx, unique);
       unique.forEach((name, i) => {
@@ -541,7 +616,14 @@ export class ShardedCounterService {
   }
 
   async #listCounters(options: ListCountersOptions): Promise<CounterPage> {
-    return listCounters(this.#ctx, readListOptions(options));
+    const request = readListOptions(options);
+    return this.#operate(
+      request.call,
+      'listCounters',
+      undefined,
+      () => listCounters(this.#ctx, request),
+      true,
+    );
   }
 
   /**
@@ -562,17 +644,16 @@ export class ShardedCounterService {
     trace: OperationMessage | undefined,
   ): Promise<Counter> {
     assertCounterName(name);
-    const fields = readOptions(options, 'options', ['numShards', 'description'], {
-      counterName: name,
-    });
+    const fields = readCallOptions(options, ['numShards', 'description'], { counterName: name });
     const numShards =
       fields.numShards === undefined ? this.#ctx.settings.numInitialShards : fields.numShards;
     assertNumShards(numShards, 'options.numShards');
     const description = fields.description === undefined ? '' : fields.description;
     assertDescription(description, 'options.description');
     setAttribute(trace, 'shardcount.shards', numShards);
-    const created = await createCounter(this.#ctx, name, numShards, description);
-    return toCounter(created, 0);
+    return this.#operate(fields.call, 'createCounter', name, async () =>
+      toCounter(await createCounter(this.#ctx, name, numShards, description), 0),
+    );
   }
 
   /**
@@ -605,14 +686,17 @@ export class ShardedCounterService {
     if (changes.numShards !== undefined)
       setAttribute(trace, 'shardcount.shards', changes.numShards);
     if (changes.status !== undefined) setAttribute(trace, 'shardcount.status', changes.status);
-    await updateCounter(this.#ctx, name, changes);
-    const counter = await readCounterFromStore(this.#ctx, name);
-    if (counter === undefined) {
-      throw new CounterNotFoundError(`Counter ${quoteName(name)} was deleted during the update.`, {
-        context: { counterName: name },
-      });
-    }
-    return counter;
+    return this.#operate(changes.call, 'updateCounter', name, async () => {
+      await updateCounter(this.#ctx, name, changes);
+      const counter = await readCounterFromStore(this.#ctx, name);
+      if (counter === undefined) {
+        throw new CounterNotFoundError(
+          `Counter ${quoteName(name)} was deleted during the update.`,
+          { context: { counterName: name } },
+        );
+      }
+      return counter;
+    });
   }
 
   /**
@@ -626,15 +710,16 @@ export class ShardedCounterService {
    * @throws CounterNotFoundError, CounterNotMutableError (read-only or being deleted)
    * @throws LimitExceededError past the legacy Datastore entity-group limit
    */
-  reset(name: string): Promise<void> {
+  reset(name: string, options: OperationOptions = {}): Promise<void> {
     const channel = CORE_CHANNELS.reset;
-    if (!channel.hasSubscribers) return this.#reset(name);
-    return channel.tracePromise(() => this.#reset(name), coreMessage('reset', name));
+    if (!channel.hasSubscribers) return this.#reset(name, options);
+    return channel.tracePromise(() => this.#reset(name, options), coreMessage('reset', name));
   }
 
-  async #reset(name: string): Promise<void> {
+  async #reset(name: string, options: OperationOptions): Promise<void> {
     assertCounterName(name);
-    await resetCounter(this.#ctx, name);
+    const { call } = readCallOptions(options, [], { counterName: name });
+    return this.#operate(call, 'reset', name, () => resetCounter(this.#ctx, name));
   }
 
   /**
@@ -663,14 +748,25 @@ export class ShardedCounterService {
     trace: OperationMessage | undefined,
   ): Promise<boolean> {
     assertCounterName(name);
-    const { wait } = readOptions(options, 'options', ['wait'], { counterName: name });
+    const { wait, call } = readCallOptions(options, ['wait'], { counterName: name });
     if (wait !== undefined) assertBoolean(wait, 'options.wait', { counterName: name });
+    return this.#operate(call, 'delete', name, () => this.#deleteChecked(name, wait, trace));
+  }
+
+  async #deleteChecked(
+    name: string,
+    wait: boolean | undefined,
+    trace: OperationMessage | undefined,
+  ): Promise<boolean> {
     const marked = await markDeleting(this.#ctx, name);
     setAttribute(trace, 'shardcount.existed', marked !== undefined);
     if (marked === undefined) return false;
     if (wait === false) {
       setAttribute(trace, 'shardcount.background', true);
-      this.#inBackground(name, () => completeDeletion(this.#ctx, name, marked));
+      // Off the caller's path and its deadline.
+      this.#ctx.detached(() =>
+        this.#inBackground(name, () => completeDeletion(this.#ctx, name, marked)),
+      );
       return true;
     }
     await completeDeletion(this.#ctx, name, marked);
@@ -703,7 +799,16 @@ export class ShardedCounterService {
   }
 
   /** Finishes every interrupted deletion; returns the names of the counters deleted. */
-  async resumeDeletions(): Promise<string[]> {
+  resumeDeletions(options: OperationOptions = {}): Promise<string[]> {
+    try {
+      const { call } = readCallOptions(options, []);
+      return this.#operate(call, 'resumeDeletions', undefined, () => this.#resumeDeletions());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #resumeDeletions(): Promise<string[]> {
     const names = await countersWithStatus(this.#ctx, CounterStatus.DELETING);
     const done: string[] = [];
     for (const name of names) {
@@ -716,12 +821,21 @@ export class ShardedCounterService {
    * Finishes every interrupted fence (a status change's stamping of the shards), deletion,
    * shard reduction and reset.
    */
-  async resumeInterrupted(): Promise<ResumeReport> {
+  resumeInterrupted(options: OperationOptions = {}): Promise<ResumeReport> {
+    try {
+      const { call } = readCallOptions(options, []);
+      return this.#operate(call, 'resumeInterrupted', undefined, () => this.#resumeInterrupted());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #resumeInterrupted(): Promise<ResumeReport> {
     const fences: string[] = [];
     for (const name of await countersFencing(this.#ctx)) {
       if (await finishInterruptedFence(this.#ctx, name)) fences.push(name);
     }
-    const deleted = await this.resumeDeletions();
+    const deleted = await this.#resumeDeletions();
     const shardChanges: string[] = [];
     for (const name of await countersWithStatus(this.#ctx, CounterStatus.CHANGING_SHARDS)) {
       if (await finishShardChange(this.#ctx, name)) shardChanges.push(name);
@@ -733,11 +847,52 @@ export class ShardedCounterService {
     return { deleted, shardChanges, resets, fences };
   }
 
+  /**
+   * Runs `body` under the call's signal and deadline (or the service-wide default): every step
+   * of the operation stops at it (see `ServiceContext.run`). Without either, `body` runs as it
+   * is (nothing is allocated). `readOnly` operations are raced with the signal as a whole:
+   * dropping a read is always safe.
+   */
+  #operate<T>(
+    call: CallOptions,
+    operation: string,
+    counterName: string | undefined,
+    body: () => Promise<T>,
+    readOnly = false,
+  ): Promise<T> {
+    const ctx = this.#ctx;
+    if (
+      call.signal === undefined &&
+      call.timeoutMs === undefined &&
+      this.#timeoutMs === undefined
+    ) {
+      // Not under an outer operation's signal (a listener calling the service from an event).
+      return ctx.signal === undefined ? body() : ctx.withSignal(undefined, body);
+    }
+    const context = counterName === undefined ? { operation } : { operation, counterName };
+    const op = openOperationSignal(call, this.#timeoutMs, context) as OperationSignal;
+    return this.#underSignal(op, body, readOnly);
+  }
+
+  async #underSignal<T>(
+    op: OperationSignal,
+    body: () => Promise<T>,
+    readOnly: boolean,
+  ): Promise<T> {
+    try {
+      op.throwIfEnded();
+      const running = this.#ctx.withSignal(op.signal, body);
+      return await (readOnly ? raceSignal(running, op.signal) : running);
+    } finally {
+      op.dispose();
+    }
+  }
+
   /** Reads the counter outside any transaction and keeps it as this process's view. */
   async #refreshView(name: string): Promise<CounterView | undefined> {
     const ctx = this.#ctx;
-    const counter = await ctx.store.transactionless(() =>
-      ctx.store.load(counterKey(ctx.kinds, name)),
+    const counter = await ctx.guard(
+      ctx.store.transactionless(() => ctx.store.load(counterKey(ctx.kinds, name))),
     );
     if (counter === undefined) {
       ctx.forget(name);
