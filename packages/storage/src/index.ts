@@ -78,6 +78,7 @@ export type {
   RetryEvent,
   RetryPolicy,
   SaveEntry,
+  StoreCallOptions,
   TransactionInfo,
   TransactionWork,
   TransactOptions,

@@ -1,6 +1,18 @@
-import pRetry, { AbortError } from 'p-retry';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { traceBackendCall } from '../diagnostics/tracing.js';
-import { ContentionError, LimitExceededError, ShardcountError } from '../errors/index.js';
+import {
+  AmbiguousCommitError,
+  ContentionError,
+  LimitExceededError,
+  ShardcountError,
+} from '../errors/index.js';
+import { assertCallOptions } from '../operation/call-options.js';
+import {
+  abortableDelay,
+  abortError,
+  raceCommit,
+  raceSignal,
+} from '../operation/operation-signal.js';
 import { assertFunction, assertInteger, assertObject } from '../validation/assert.js';
 import { readOptions } from '../validation/options.js';
 import {
@@ -8,7 +20,7 @@ import {
   assertKind,
   assertRetryPolicyConsistent,
   checkRetryFields,
-  toBackendQuery,
+  readQueryOptions,
   toUpserts,
 } from './entity-arguments.js';
 import type {
@@ -25,6 +37,7 @@ import type {
   QueryResult,
   RetryPolicy,
   SaveEntry,
+  StoreCallOptions,
   TransactionWork,
   TransactOptions,
 } from './entity-store.js';
@@ -106,17 +119,20 @@ export class BackendEntityStore implements EntityStore {
     await runAfterCommit([callback]);
   }
 
-  async load<T extends object>(key: Key<T>): Promise<T | undefined> {
+  async load<T extends object>(key: Key<T>, options?: StoreCallOptions): Promise<T | undefined> {
     assertKey(key);
-    const [entity] = await this.loadMany([key] as const);
+    const [entity] = await this.loadMany([key] as const, options);
     return entity as T | undefined;
   }
 
   async loadMany<const K extends readonly Key[]>(
     keys: K,
+    options?: StoreCallOptions,
   ): Promise<{ -readonly [I in keyof K]: EntityOf<K[I]> | undefined }> {
     assertKeys(keys);
     const tx = this.#current();
+    const signal = options === undefined ? tx?.signal : callSignal(options, tx);
+    if (signal?.aborted) throw abortError(signal, LOAD);
     const found = new Map<string, StoredEntity | undefined>();
     const pending = new Map<string, Key>();
     for (const k of keys) {
@@ -132,13 +148,15 @@ export class BackendEntityStore implements EntityStore {
     for (let i = 0; i < unique.length; i += maxLookupKeys) {
       chunks.push(unique.slice(i, i + maxLookupKeys));
     }
-    const results = await Promise.all(
+    const lookups = Promise.all(
       chunks.map((chunk) =>
         traceBackendCall(this.#system, 'lookup', chunk.length, () =>
           this.backend.lookup(chunk, tx?.transaction),
         ),
       ),
     );
+    // A read whose caller gave up is dropped: its result would only be thrown away.
+    const results = signal === undefined ? await lookups : await raceSignal(lookups, signal, LOAD);
     for (const [c, chunk] of chunks.entries()) {
       for (const [i, k] of chunk.entries()) found.set(keyId(k), results[c]?.[i]);
     }
@@ -148,35 +166,44 @@ export class BackendEntityStore implements EntityStore {
     }) as { -readonly [I in keyof K]: EntityOf<K[I]> | undefined };
   }
 
-  async save<T extends object>(key: Key<T>, entity: T): Promise<void> {
+  async save<T extends object>(key: Key<T>, entity: T, options?: StoreCallOptions): Promise<void> {
     assertKey(key);
     const upsert: Mutation = { type: 'upsert', key, entity: toStorableEntity(key.kind, entity) };
-    await this.#write([upsert]);
+    await this.#write([upsert], options);
   }
 
-  async saveMany(entries: readonly SaveEntry[]): Promise<void> {
-    await this.#write(toUpserts(entries));
+  async saveMany(entries: readonly SaveEntry[], options?: StoreCallOptions): Promise<void> {
+    await this.#write(toUpserts(entries), options);
   }
 
-  async delete(key: Key): Promise<void> {
+  async delete(key: Key, options?: StoreCallOptions): Promise<void> {
     assertKey(key);
-    await this.#write([{ type: 'delete', key }]);
+    await this.#write([{ type: 'delete', key }], options);
   }
 
-  async deleteMany(keys: readonly Key[]): Promise<void> {
+  async deleteMany(keys: readonly Key[], options?: StoreCallOptions): Promise<void> {
     assertKeys(keys);
-    await this.#write(keys.map((key): Mutation => ({ type: 'delete', key })));
+    await this.#write(
+      keys.map((key): Mutation => ({ type: 'delete', key })),
+      options,
+    );
   }
 
   async query<T extends object>(
     kind: Kind<T>,
-    options: QueryOptions = {},
+    options?: QueryOptions,
   ): Promise<Array<QueryResult<T>>> {
     assertKind(kind);
-    const backendQuery = toBackendQuery(kind.name, options);
-    const rows = await traceBackendCall(this.#system, 'query', undefined, () =>
+    const { signal, query: backendQuery } = readQueryOptions(kind.name, options);
+    // query never joins a transaction, but work inside `transact(work, { signal })` gives up
+    // with it all the same.
+    const effective = signal ?? this.#ambientSignal();
+    if (effective?.aborted) throw abortError(effective, QUERY);
+    const running = traceBackendCall(this.#system, 'query', undefined, () =>
       this.backend.query(backendQuery),
     );
+    const rows =
+      effective === undefined ? await running : await raceSignal(running, effective, QUERY);
     return rows.map((row) => ({
       key: kind.key(row.key.name),
       entity: cloneEntity(row.entity) as unknown as T,
@@ -187,11 +214,14 @@ export class BackendEntityStore implements EntityStore {
     const checked = this.#checkTransaction(work, options);
     const current = this.#current();
     if (current) return work({ attempt: current.attempt });
-    return this.#runNew(work, checked);
+    return this.#runNew(work, checked, checked.signal);
   }
 
   async transactNew<R>(work: TransactionWork<R>, options?: TransactOptions): Promise<R> {
-    return this.#runNew(work, this.#checkTransaction(work, options));
+    const checked = this.#checkTransaction(work, options);
+    // A fresh transaction started by work that runs under a signal is part of the same
+    // operation: without a signal of its own it gives up with the outer one.
+    return this.#runNew(work, checked, checked.signal ?? this.#ambientSignal());
   }
 
   async transactionless<R>(work: () => Promise<R>): Promise<R> {
@@ -202,17 +232,26 @@ export class BackendEntityStore implements EntityStore {
   /** Validates `transact`/`transactNew` arguments before any transaction begins. */
   #checkTransaction(work: unknown, options: unknown): CheckedTransaction {
     assertFunction(work, 'work');
-    const checked = checkRetryFields(
-      readOptions(options, 'options', RETRY_OPTION_FIELDS),
-      'options',
-    );
+    const fields = readOptions(options, 'options', TRANSACT_OPTION_FIELDS);
+    const checked = checkRetryFields(fields, 'options');
     const policy: RetryPolicy = { ...this.#retry, ...checked.retry };
     assertRetryPolicyConsistent(policy, 'options.retry');
-    return { policy, onRetry: checked.onRetry };
+    const { signal } = fields;
+    if (signal !== undefined) assertCallOptions({ signal }, 'options');
+    return { policy, onRetry: checked.onRetry, signal: signal as AbortSignal | undefined };
   }
 
   close(): Promise<void> {
     return this.backend.close();
+  }
+
+  /**
+   * The signal of the ambient transaction of this store, if any; a closed transaction's too
+   * (work that outlives its transaction fails at its first write, not at a read).
+   */
+  #ambientSignal(): AbortSignal | undefined {
+    const ctx = ambientTransaction.getStore();
+    return ctx === undefined || ctx.owner !== this.backend ? undefined : ctx.signal;
   }
 
   /** The ambient transaction when it belongs to this store. */
@@ -220,6 +259,8 @@ export class BackendEntityStore implements EntityStore {
     const ctx = ambientTransaction.getStore();
     if (ctx === undefined || ctx.owner !== this.backend) return undefined;
     if (ctx.closed) {
+      // Work still running after its transaction gave up on an abort learns why.
+      if (ctx.signal?.aborted) throw abortError(ctx.signal, TRANSACT);
       throw new ShardcountError(
         'TRANSACTION_CLOSED',
         `Transaction ${ctx.transaction.id} has already committed or rolled back; work that outlives its transaction cannot use it.`,
@@ -238,8 +279,10 @@ export class BackendEntityStore implements EntityStore {
     return value;
   }
 
-  async #write(mutations: Mutation[]): Promise<void> {
+  async #write(mutations: Mutation[], options: StoreCallOptions | undefined): Promise<void> {
     const tx = this.#current();
+    const signal = options === undefined ? tx?.signal : callSignal(options, tx);
+    if (signal?.aborted) throw abortError(signal, WRITE);
     if (tx) {
       for (const m of mutations) tx.writes.set(keyId(m.key), m);
       return;
@@ -247,41 +290,49 @@ export class BackendEntityStore implements EntityStore {
     const unique = [...new Map(mutations.map((m) => [keyId(m.key), m])).values()];
     const maxMutationsPerCommit = this.#limit('maxMutationsPerCommit');
     for (let i = 0; i < unique.length; i += maxMutationsPerCommit) {
+      if (i > 0 && signal?.aborted) throw abortedBetweenCommits(signal, i, unique.length);
       const chunk = unique.slice(i, i + maxMutationsPerCommit);
-      await traceBackendCall(this.#system, 'commit', chunk.length, () =>
+      const commit = traceBackendCall(this.#system, 'commit', chunk.length, () =>
         this.backend.commit(chunk),
       );
+      await (signal === undefined ? commit : raceCommit(commit, signal, WRITE));
     }
   }
 
-  #runNew<R>(work: TransactionWork<R>, options: CheckedTransaction): Promise<R> {
+  /**
+   * Runs `work` in new transactions until one commits, retrying on `ContentionError` with
+   * jittered exponential backoff (p-retry's schedule: attempt n waits
+   * `min(maxTimeoutMs, round((1 + random) × minTimeoutMs × factor^(n−1)))`); the backoff
+   * stops at once when `signal` aborts.
+   */
+  async #runNew<R>(
+    work: TransactionWork<R>,
+    options: CheckedTransaction,
+    signal: AbortSignal | undefined,
+  ): Promise<R> {
     const { policy } = options;
-    return pRetry(
-      async (attempt) => {
-        try {
-          return await this.#attempt(work, attempt);
-        } catch (error) {
-          if (error instanceof ContentionError) throw error;
-          throw new AbortError(error instanceof Error ? error : String(error));
-        }
-      },
-      {
-        retries: policy.retries,
-        minTimeout: policy.minTimeoutMs,
-        maxTimeout: policy.maxTimeoutMs,
-        factor: policy.factor,
-        randomize: true,
-        shouldRetry: ({ error, attemptNumber, retriesLeft }) => {
-          const event = { attempt: attemptNumber, retriesLeft, error };
-          this.#onRetry?.(event);
-          options.onRetry?.(event);
-          return true;
-        },
-      },
-    );
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#attempt(work, attempt, signal);
+      } catch (error) {
+        const retriesLeft = policy.retries - (attempt - 1);
+        if (!(error instanceof ContentionError) || retriesLeft <= 0) throw error;
+        const event = { attempt, retriesLeft, error };
+        this.#onRetry?.(event);
+        options.onRetry?.(event);
+        const delayMs = backoffMs(policy, attempt);
+        if (signal !== undefined) await abortableDelay(delayMs, signal, TRANSACT);
+        else if (delayMs > 0) await sleep(delayMs);
+      }
+    }
   }
 
-  async #attempt<R>(work: TransactionWork<R>, attempt: number): Promise<R> {
+  async #attempt<R>(
+    work: TransactionWork<R>,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<R> {
+    if (signal?.aborted) throw abortError(signal, TRANSACT);
     const transaction = await traceBackendCall(this.#system, 'beginTransaction', undefined, () =>
       this.backend.beginTransaction(),
     );
@@ -290,13 +341,17 @@ export class BackendEntityStore implements EntityStore {
       transaction,
       writes: new Map(),
       attempt,
+      signal,
       afterCommit: [],
       closed: false,
     };
     let committing = false;
     let result: R;
     try {
-      result = await ambientTransaction.run(ctx, () => work({ attempt }));
+      const running = ambientTransaction.run(ctx, () => work({ attempt }));
+      // With a signal, the attempt ends as soon as it aborts, whatever work is waiting for;
+      // the context is closed below, so anything work writes afterwards fails.
+      result = signal === undefined ? await running : await raceSignal(running, signal, TRANSACT);
       const mutations = [...ctx.writes.values()];
       if (mutations.length > this.backend.limits.maxMutationsPerCommit) {
         throw new LimitExceededError(
@@ -305,10 +360,13 @@ export class BackendEntityStore implements EntityStore {
         );
       }
       ctx.closed = true;
+      // The last moment to give up with nothing written.
+      if (signal?.aborted) throw abortError(signal, TRANSACT);
       committing = true;
-      await traceBackendCall(this.#system, 'commit', mutations.length, () =>
+      const commit = traceBackendCall(this.#system, 'commit', mutations.length, () =>
         this.backend.commit(mutations, transaction),
       );
+      await (signal === undefined ? commit : raceCommit(commit, signal, TRANSACT));
     } catch (error) {
       ctx.closed = true;
       // A failed commit has already ended the transaction; anything earlier must release it.
@@ -316,6 +374,9 @@ export class BackendEntityStore implements EntityStore {
         await traceBackendCall(this.#system, 'rollback', undefined, () =>
           this.backend.rollback(transaction),
         ).catch(() => undefined);
+        // Whatever work made of the abort (an error it caught and replaced), the caller
+        // learns that the transaction gave up because of the signal.
+        if (signal?.aborted) throw abortError(signal, TRANSACT);
       }
       throw error;
     }
@@ -324,13 +385,65 @@ export class BackendEntityStore implements EntityStore {
   }
 }
 
-/** The fields of {@link TransactOptions} and {@link EntityStoreOptions}. */
+/** The fields of {@link EntityStoreOptions}. */
 const RETRY_OPTION_FIELDS = ['retry', 'onRetry'] as const;
+
+/** The fields of {@link TransactOptions}. */
+const TRANSACT_OPTION_FIELDS = ['retry', 'onRetry', 'signal'] as const;
+
+/** The fields of {@link StoreCallOptions}. */
+const CALL_FIELDS = ['signal'] as const;
+
+/** Context of the abort errors, naming the store operation that gave up. */
+const LOAD = Object.freeze({ operation: 'EntityStore.load' });
+const QUERY = Object.freeze({ operation: 'EntityStore.query' });
+const WRITE = Object.freeze({ operation: 'EntityStore.write' });
+const TRANSACT = Object.freeze({ operation: 'EntityStore.transact' });
 
 /** `transact` options after validation, the retry policy merged with the store's. */
 interface CheckedTransaction {
   readonly policy: RetryPolicy;
   readonly onRetry: TransactOptions['onRetry'];
+  readonly signal: AbortSignal | undefined;
+}
+
+/**
+ * The signal a call runs under: its own `options.signal` (checked), else the ambient
+ * transaction's. Only called when `options` were given, so calls without them allocate
+ * nothing here.
+ */
+function callSignal(
+  options: StoreCallOptions,
+  tx: TransactionContext | undefined,
+): AbortSignal | undefined {
+  const fields = readOptions(options, 'options', CALL_FIELDS);
+  if (fields.signal === undefined) return tx?.signal;
+  assertCallOptions(fields, 'options');
+  return fields.signal;
+}
+
+/**
+ * A `saveMany`/`deleteMany` outside a transaction aborted between two of its commits: the
+ * earlier ones applied, the rest were never sent. Not "nothing written", so not an abort
+ * error; ambiguous for the call as a whole.
+ */
+function abortedBetweenCommits(
+  signal: AbortSignal,
+  sent: number,
+  total: number,
+): AmbiguousCommitError {
+  return new AmbiguousCommitError(
+    `The write was aborted after ${sent} of its ${total} entities were committed (in separate commits); the rest were not written.`,
+    { cause: abortError(signal, WRITE), context: { ...WRITE, committed: sent, total } },
+  );
+}
+
+/** The delay before retry `attempt` + 1, as p-retry computes it with `randomize: true`. */
+function backoffMs(policy: RetryPolicy, attempt: number): number {
+  const delay = Math.round(
+    (1 + Math.random()) * policy.minTimeoutMs * policy.factor ** (attempt - 1),
+  );
+  return Math.min(delay, policy.maxTimeoutMs);
 }
 
 const BACKEND_METHODS = [

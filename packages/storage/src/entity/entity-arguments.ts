@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/index.js';
+import { assertCallOptions } from '../operation/call-options.js';
 import {
   assertArray,
   assertFiniteNumber,
@@ -9,7 +10,7 @@ import {
   assertTimerMs,
   invalidArgument,
 } from '../validation/assert.js';
-import { readOptions } from '../validation/options.js';
+import { type OptionFields, readOptions } from '../validation/options.js';
 import type {
   BackendQuery,
   EntityBackendLimits,
@@ -96,6 +97,33 @@ export function toBackendQuery(
   argument = 'options',
 ): BackendQuery {
   const fields = readOptions(options, argument, QUERY_OPTION_FIELDS, { kind: kindName });
+  return checkQueryFields(kindName, fields, argument);
+}
+
+/**
+ * Checks the options of `EntityStore.query`: the backend query of {@link toBackendQuery}
+ * and the call's `signal` (an `AbortSignal`).
+ */
+export function readQueryOptions(
+  kindName: string,
+  options: unknown,
+): { readonly query: BackendQuery; readonly signal: AbortSignal | undefined } {
+  const { signal, ...fields } = readOptions(
+    options,
+    'options',
+    [...QUERY_OPTION_FIELDS, 'signal'],
+    { kind: kindName },
+  );
+  const call = { signal };
+  assertCallOptions(call, 'options', { kind: kindName });
+  return { query: checkQueryFields(kindName, fields, 'options'), signal: call.signal };
+}
+
+function checkQueryFields(
+  kindName: string,
+  fields: OptionFields<(typeof QUERY_OPTION_FIELDS)[number]>,
+  argument: string,
+): BackendQuery {
   const filters = fields.filters === undefined ? [] : fields.filters;
   assertArray(filters, `${argument}.filters`, { kind: kindName });
   const checked = filters.map((filter, i) =>

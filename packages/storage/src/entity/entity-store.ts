@@ -12,6 +12,29 @@ export interface SaveEntry<T extends object = object> {
   readonly entity: T;
 }
 
+/**
+ * Per-call options of the {@link EntityStore} methods (the optional last parameter of
+ * `load`, `loadMany`, `save`, `saveMany`, `delete`, `deleteMany`; part of
+ * {@link QueryOptions}). A field not declared here is refused with `InvalidArgumentError`.
+ *
+ * Inside `transact(work, { signal })` the calls `work` makes run under the transaction's
+ * signal without being given one; a `signal` given to such a call applies to that call
+ * instead.
+ */
+export interface StoreCallOptions {
+  /**
+   * Gives up on the call when it aborts (an `AbortSignal`). Already aborted, or aborting
+   * before anything is written: the call rejects with the abort error (the signal's reason
+   * when it is an `OperationAbortedError` or `DeadlineExceededError`, as with a signal from
+   * `openOperationSignal`; otherwise an `OperationAbortedError` with the reason as `cause`)
+   * and nothing is written. A read in flight is dropped at once. Aborting while a write's
+   * commit is in flight gives `AmbiguousCommitError` (cause: the abort error), as that commit
+   * may still apply; a `saveMany`/`deleteMany` split into several commits stops before the
+   * next one.
+   */
+  readonly signal?: AbortSignal | undefined;
+}
+
 /** One result of {@link EntityStore.query}. */
 export interface QueryResult<T extends object> {
   /** The entity's key. */
@@ -41,7 +64,7 @@ export interface QueryResult<T extends object> {
  * } while (startAfter !== undefined);
  * ```
  */
-export interface QueryOptions {
+export interface QueryOptions extends StoreCallOptions {
   /**
    * Equality filters on top-level properties, all of which must match: an array of
    * `{ property, value }`, `property` a non-empty string, `value` a string, a finite number
@@ -109,6 +132,26 @@ export interface TransactOptions {
   readonly retry?: Partial<RetryPolicy>;
   /** Called before each retry, e.g. to count contention. A function. */
   readonly onRetry?: (event: RetryEvent) => void;
+  /**
+   * Gives up on the transaction when it aborts (an `AbortSignal`):
+   *
+   * - already aborted: rejects at once with the abort error (see below); `work` never runs
+   *   and no backend call is made;
+   * - aborting while `work` runs (its reads are dropped at once) or during the backoff
+   *   between attempts (which stops at once): the attempt is rolled back, no further attempt
+   *   starts, and `transact` rejects with the abort error; nothing is written, and store calls
+   *   `work` still makes afterwards fail;
+   * - aborting while the commit is in flight: rejects with `AmbiguousCommitError` whose
+   *   `cause` is the abort error, since the commit may or may not apply.
+   *
+   * The abort error is the signal's `reason` when that is an `OperationAbortedError` or
+   * `DeadlineExceededError` (a signal from `openOperationSignal`), otherwise an
+   * `OperationAbortedError` with the reason as `cause`. Every `load`, `loadMany`, `query`,
+   * `save` (…) that `work` makes runs under this signal without being passed it, and so does
+   * a `transactNew` inside `work` that has no signal of its own. Ignored when joining an
+   * outer transaction, like the other options: the outer transaction's signal applies.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** Facts about the transaction attempt a piece of transactional work runs in. */
@@ -149,34 +192,35 @@ export interface EntityStore {
    * single transaction can commit. Batches outside transactions are chunked to these.
    */
   readonly limits: EntityBackendLimits;
-  /** Reads one entity; `undefined` when it does not exist. */
-  load<T extends object>(key: Key<T>): Promise<T | undefined>;
+  /** Reads one entity; `undefined` when it does not exist. `options.signal` cancels it. */
+  load<T extends object>(key: Key<T>, options?: StoreCallOptions): Promise<T | undefined>;
   /**
    * Reads many entities in one logical call; results follow the order of `keys`
    * (`undefined` where missing). Lookups are chunked to the backend's limit, so any
-   * number of keys works. Keys may be of different kinds.
+   * number of keys works. Keys may be of different kinds. `options.signal` cancels it.
    */
   loadMany<const K extends readonly Key[]>(
     keys: K,
+    options?: StoreCallOptions,
   ): Promise<{ -readonly [I in keyof K]: EntityOf<K[I]> | undefined }>;
-  /** Creates or replaces one entity. */
-  save<T extends object>(key: Key<T>, entity: T): Promise<void>;
+  /** Creates or replaces one entity. `options.signal` cancels it (see {@link StoreCallOptions}). */
+  save<T extends object>(key: Key<T>, entity: T, options?: StoreCallOptions): Promise<void>;
   /**
    * Creates or replaces many entities. Outside a transaction the writes are chunked to the
    * backend's commit limit and each chunk is atomic on its own; inside one, all apply at
-   * commit or none do.
+   * commit or none do. `options.signal` cancels it (see {@link StoreCallOptions}).
    */
-  saveMany(entries: readonly SaveEntry[]): Promise<void>;
+  saveMany(entries: readonly SaveEntry[], options?: StoreCallOptions): Promise<void>;
   /** Deletes one entity; deleting a missing entity is not an error. */
-  delete(key: Key): Promise<void>;
+  delete(key: Key, options?: StoreCallOptions): Promise<void>;
   /** Deletes many entities, chunked like {@link EntityStore.saveMany}. */
-  deleteMany(keys: readonly Key[]): Promise<void>;
+  deleteMany(keys: readonly Key[], options?: StoreCallOptions): Promise<void>;
   /**
    * Reads the entities of a kind that match equality filters and a key-name range (prefix,
    * cursor), ordered by key name: by the names' UTF-8 bytes, as Datastore orders them
    * (`compareKeyNames`, not JavaScript's `<`, which differs for characters above U+FFFF).
    * Always outside any transaction; results reflect committed data only. See
-   * {@link QueryOptions} for listing page by page.
+   * {@link QueryOptions} for listing page by page; `options.signal` cancels it.
    */
   query<T extends object>(kind: Kind<T>, options?: QueryOptions): Promise<Array<QueryResult<T>>>;
   /**

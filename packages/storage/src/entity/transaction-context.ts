@@ -9,6 +9,8 @@ export interface TransactionContext {
   /** Buffered writes by key id; applied at commit, visible to this transaction's reads. */
   readonly writes: Map<string, Mutation>;
   readonly attempt: number;
+  /** The transaction's `signal`: store calls made by `work` run under it. */
+  readonly signal: AbortSignal | undefined;
   /** Run after a successful commit of this attempt, in order. */
   readonly afterCommit: Array<() => void | Promise<void>>;
   /** Set once commit or rollback has begun: later use of the context is a bug. */

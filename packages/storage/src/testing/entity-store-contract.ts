@@ -5,6 +5,7 @@ import type { EntityStore, RetryPolicy } from '../entity/entity-store.js';
 import { defineKind, type Key, key } from '../entity/key.js';
 import { ContentionError, InvalidArgumentError, LimitExceededError } from '../errors/index.js';
 import type { ContractTestApi } from './contract-test-api.js';
+import { registerCancellationContract } from './entity-cancellation-contract.js';
 import { registerListingContract } from './entity-listing-contract.js';
 
 /** Switches for what an entity store under test supports and how hard to push it. */
@@ -37,7 +38,8 @@ interface Item {
 
 /**
  * Registers the conformance tests every `EntityStore` passes: CRUD, listing (key prefix,
- * cursor, limit and filters, paging while others write), batches of 0, 1, 1,000 and 2,500, validation before I/O, transaction isolation and rollback, nesting of
+ * cursor, limit and filters, paging while others write), cancellation (`signal` on every
+ * call and on `transact`: before, during work, during backoff; nothing written), batches of 0, 1, 1,000 and 2,500, validation before I/O, transaction isolation and rollback, nesting of
  * `transact`/`transactNew`/`transactionless`, the ambient transaction across awaits and
  * parallel branches, and 50 concurrent read-modify-write increments ending at exactly 50.
  * Each test uses fresh random kinds, so tests never see each other's data.
@@ -153,6 +155,10 @@ export function runEntityStoreContract(
 
     api.describe('listing: keyPrefix, startAfter and limit', () => {
       registerListingContract(it);
+    });
+
+    api.describe('cancellation: signal on every call and on transact', () => {
+      registerCancellationContract(it);
     });
 
     api.describe('validation before I/O', () => {

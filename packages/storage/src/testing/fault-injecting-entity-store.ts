@@ -39,6 +39,23 @@ type EntityEffect =
   | { readonly kind: 'fail'; readonly error: (op: EntityOperation) => Error }
   | { readonly kind: 'ambiguous'; readonly applied: boolean };
 
+/**
+ * One backend call held at a gate by {@link EntityFaults.holdNext}: it waits there, before
+ * reaching the wrapped store, until released; e.g. a commit held while a test aborts the
+ * transaction's signal.
+ */
+export interface HeldEntityCall {
+  /** Resolves when the call has arrived at the gate (and is waiting there). */
+  readonly reached: Promise<void>;
+  /**
+   * Resolves once the held call, released, has finished in the wrapped store (whatever its
+   * outcome), so a test can read what it did.
+   */
+  readonly settled: Promise<void>;
+  /** Lets the call go on to the wrapped store (and the faults armed for it). */
+  release(): void;
+}
+
 /** The faults to arm on a {@link FaultInjectingEntityStore}. */
 export interface EntityFaults {
   /** The next `count` matching calls fail before reaching the store. */
@@ -54,6 +71,13 @@ export interface EntityFaults {
   ambiguousNextCommit(count: number, options: { readonly applied: boolean }): void;
   /** Every matching call waits `ms` milliseconds before it runs, until healed. */
   delay(ms: number, options?: EntityFaultScope): void;
+  /**
+   * Holds the next matching call at a gate until {@link HeldEntityCall.release} (or
+   * {@link EntityFaults.heal}, which releases it). Its caller sees nothing but a slow call:
+   * `holdNext({ operations: ['commit'] })` keeps a commit in flight for as long as a test
+   * needs.
+   */
+  holdNext(options?: EntityFaultScope): HeldEntityCall;
   /** Disarms every fault. */
   heal(): void;
 }
@@ -105,6 +129,8 @@ export class FaultInjectingEntityStore extends BackendEntityStore {
   constructor(inner: BackendEntityStore, options: FaultInjectingEntityStoreOptions = {}) {
     const plan = new FaultPlan<EntityOperation, EntityEffect>();
     const delays = new FaultPlan<EntityOperation, number>();
+    const holds = new FaultPlan<EntityOperation, Gate>();
+    const open = new Set<Gate>();
     const counts = { value: zeroCounts() };
     const { limits, retry, onRetry } = readOptions(options, 'options', [
       'limits',
@@ -114,7 +140,7 @@ export class FaultInjectingEntityStore extends BackendEntityStore {
     super(
       new FaultInjectingBackend(
         inner.backend,
-        { plan, delays, counts },
+        { plan, delays, holds, counts },
         limits === undefined ? undefined : checkLimits(limits, 'options.limits'),
       ),
       { retry, onRetry } as EntityStoreOptions,
@@ -144,9 +170,18 @@ export class FaultInjectingEntityStore extends BackendEntityStore {
       ambiguousNextCommit: (count, { applied }) =>
         plan.arm(count, { kind: 'ambiguous', applied }, ['commit']),
       delay: (ms, options) => delays.arm(Number.POSITIVE_INFINITY, ms, options?.operations),
+      holdNext: (options) => {
+        const gate = new Gate();
+        open.add(gate);
+        holds.arm(1, gate, options?.operations);
+        return gate;
+      },
       heal: () => {
         plan.clear();
         delays.clear();
+        holds.clear();
+        for (const gate of open) gate.release();
+        open.clear();
       },
     };
   }
@@ -162,9 +197,47 @@ export class FaultInjectingEntityStore extends BackendEntityStore {
   }
 }
 
+/** The gate of one held call: see {@link HeldEntityCall}. */
+class Gate implements HeldEntityCall {
+  readonly reached: Promise<void>;
+  readonly settled: Promise<void>;
+  readonly #opened: Promise<void>;
+  #arrive!: () => void;
+  #open!: () => void;
+  #settle!: () => void;
+
+  constructor() {
+    this.reached = new Promise((resolve) => {
+      this.#arrive = resolve;
+    });
+    this.#opened = new Promise((resolve) => {
+      this.#open = resolve;
+    });
+    this.settled = new Promise((resolve) => {
+      this.#settle = resolve;
+    });
+  }
+
+  release(): void {
+    this.#open();
+  }
+
+  /** Waits at the gate, then runs `call`; `settled` resolves when it has finished. */
+  async pass<R>(call: () => Promise<R>): Promise<R> {
+    this.#arrive();
+    await this.#opened;
+    try {
+      return await call();
+    } finally {
+      this.#settle();
+    }
+  }
+}
+
 interface BackendFaults {
   readonly plan: FaultPlan<EntityOperation, EntityEffect>;
   readonly delays: FaultPlan<EntityOperation, number>;
+  readonly holds: FaultPlan<EntityOperation, Gate>;
   readonly counts: { value: EntityCallCounts };
 }
 
@@ -226,6 +299,16 @@ class FaultInjectingBackend implements EntityBackend {
   }
 
   async #run<R>(
+    op: EntityOperation,
+    call: () => Promise<R>,
+    release?: () => Promise<void>,
+  ): Promise<R> {
+    const gate = this.#faults.holds.take(op);
+    if (gate !== undefined) return gate.pass(() => this.#faulty(op, call, release));
+    return this.#faulty(op, call, release);
+  }
+
+  async #faulty<R>(
     op: EntityOperation,
     call: () => Promise<R>,
     release?: () => Promise<void>,

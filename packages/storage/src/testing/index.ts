@@ -31,4 +31,5 @@ export {
   type EntityOperation,
   FaultInjectingEntityStore,
   type FaultInjectingEntityStoreOptions,
+  type HeldEntityCall,
 } from './fault-injecting-entity-store.js';
