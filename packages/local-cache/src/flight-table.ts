@@ -1,3 +1,5 @@
+import type { SharedLoad } from './shared-load.js';
+
 /**
  * Marks a load made without a version tag (the tag store was unavailable). Such loads are
  * joined only by reads that began before the load did, since no tag proves them current.
@@ -11,6 +13,8 @@ export type FlightTag = string | typeof UNTAGGED;
 export interface Flight<V> {
   /** Settles with the loaded value or the provider's error. */
   readonly promise: Promise<V>;
+  /** The provider call behind it (a `getMany` batch shares one among several keys). */
+  readonly load: SharedLoad;
   /** Position in the cache's sequence of reads and loads: orders untagged joins. */
   readonly seq: number;
   /** Set when the key was invalidated or dropped during the load: the result is not stored. */

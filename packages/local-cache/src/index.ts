@@ -13,8 +13,21 @@
  */
 
 export { LocalCache } from './local-cache.js';
+export {
+  type HitEvent,
+  type InvalidatedEvent,
+  LOCAL_CACHE_EVENT_NAMES,
+  type LoadEvent,
+  type LoadFailedEvent,
+  type LocalCacheEventListener,
+  type LocalCacheEventMap,
+  type MissEvent,
+  type MissReason,
+  type StaleServedEvent,
+  type TagStoreErrorEvent,
+} from './local-cache-events.js';
 export type { CacheOutagePolicy, LocalCacheOptions } from './local-cache-options.js';
 export type { LocalCacheStats } from './local-cache-stats.js';
 export type { LocalEntry } from './local-entry.js';
 export { MAX_LOCAL_ENTRIES } from './resolve-options.js';
-export type { ManyValuesProvider, ValueProvider } from './value-provider.js';
+export type { LoadContext, ManyValuesProvider, ValueProvider } from './value-provider.js';

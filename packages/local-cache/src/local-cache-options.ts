@@ -63,6 +63,14 @@ export interface LocalCacheOptions {
    */
   readonly graceMs?: number;
   /**
+   * Deadline, in milliseconds, of every `get`, `getMany`, `invalidate` and `invalidateMany`
+   * call that does not pass its own `timeoutMs`: past it the call rejects with
+   * `DeadlineExceededError` (the work it started, such as a shared load, goes on). A whole
+   * number from 1 to 2^31 − 1. Absent (default): no deadline, and a call without options
+   * pays nothing for the feature (with a default, every call arms a timer).
+   */
+  readonly timeoutMs?: number;
+  /**
    * Monotonic clock in milliseconds (only differences are used), for `ttlMs`,
    * `maxStalenessMs` and `graceMs`. Default `performance.now`. Tests pass a fake.
    */

@@ -5,6 +5,7 @@ import {
   assertObject,
   assertOneOf,
   assertString,
+  assertTimerMs,
   type CacheStore,
   InvalidArgumentError,
   invalidArgument,
@@ -28,6 +29,8 @@ export interface ResolvedOptions {
   readonly versionTtlSeconds: number;
   readonly onCacheUnavailable: CacheOutagePolicy;
   readonly graceMs: number;
+  /** Default deadline of every call, in milliseconds; `undefined`: none. */
+  readonly timeoutMs: number | undefined;
   readonly now: () => number;
   /** Whether the caller supplied the clock (then lru-cache must not cache its readings). */
   readonly customClock: boolean;
@@ -46,6 +49,7 @@ const OPTION_FIELDS = [
   'versionTtlSeconds',
   'onCacheUnavailable',
   'graceMs',
+  'timeoutMs',
   'now',
 ] as const;
 
@@ -84,6 +88,8 @@ export function resolveOptions(options: LocalCacheOptions): ResolvedOptions {
   assertOneOf(policy, 'options.onCacheUnavailable', POLICIES);
   const graceMs = fields.graceMs === undefined ? 60_000 : fields.graceMs;
   assertFiniteNumber(graceMs, 'options.graceMs', { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const { timeoutMs } = fields;
+  if (timeoutMs !== undefined) assertTimerMs(timeoutMs, 'options.timeoutMs', 1);
   const now = fields.now === undefined ? () => performance.now() : fields.now;
   assertFunction(now, 'options.now');
   return {
@@ -95,6 +101,7 @@ export function resolveOptions(options: LocalCacheOptions): ResolvedOptions {
     versionTtlSeconds,
     onCacheUnavailable: policy,
     graceMs,
+    timeoutMs,
     now: now as () => number,
     customClock: fields.now !== undefined,
   };
