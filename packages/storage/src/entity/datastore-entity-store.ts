@@ -551,6 +551,14 @@ function keyRangeOf(query: BackendQuery): KeyBound[] | undefined {
  * hanging. Once Datastore answers again, the same store works again; the first calls may
  * still fail while gRPC reconnects.
  *
+ * A `signal` (see `StoreCallOptions` and `TransactOptions.signal`) gives up sooner than
+ * `callTimeoutMs`: the store rejects at once and drops the Datastore call, which runs on in
+ * the background (bounded by `callTimeoutMs`) with its result discarded; a transaction it
+ * belonged to is rolled back, and a commit dropped in flight is an `AmbiguousCommitError`.
+ * The `keyPrefix` and `startAfter` of `query` become inequality filters on `__key__` with
+ * keys of the queried kind in the store's namespace (equality filters with them need no
+ * composite index).
+ *
  * `close()` closes the client passed in.
  *
  * @example
