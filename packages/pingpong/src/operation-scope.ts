@@ -6,7 +6,6 @@
  * none of this runs, so such calls allocate nothing for it.
  */
 import {
-  AmbiguousCommitError,
   assertCallOptions,
   CALL_OPTION_FIELDS,
   type CallOptions,
@@ -17,6 +16,7 @@ import {
   raceCommit,
   raceSignal,
   readOptions,
+  type StoreCallOptions,
 } from '@shardcount/storage';
 
 /** Reads the options of a method that takes only {@link CallOptions}; checked, before any I/O. */
@@ -40,7 +40,7 @@ export function openScope(
 
 /**
  * Settles like `read`, or rejects with the typed error as soon as the operation ends. Only
- * for reads: their result can be dropped safely.
+ * for reads (the cache's, which take no signal): their result can be dropped safely.
  */
 export function readWithin<T>(
   read: Promise<T>,
@@ -66,67 +66,22 @@ export function writeWithin<T>(
 }
 
 /**
- * Runs `work` in a new transaction of `store` under the operation's signal. Before the
- * commit (while `work` runs, between retries) an abort rejects at once with the typed error,
- * and `work` checks the signal again before it returns, so the abandoned transaction rolls
- * back: nothing is written. Once `work` has returned, the commit is in flight, and an abort
- * rejects with `AmbiguousCommitError` (it may still apply).
+ * Runs `work` in a new transaction of `store` under the operation's signal (the store's
+ * `TransactOptions.signal`): an abort before the commit (while `work` runs, in a retry's
+ * backoff) rejects at once with the typed error and rolls back, so nothing is written; an
+ * abort while the commit is in flight rejects with `AmbiguousCommitError`.
  */
 export function transactWithin<R>(
   store: EntityStore,
   scope: OperationSignal | undefined,
-  context: ErrorContext,
   work: () => Promise<R>,
 ): Promise<R> {
-  if (scope === undefined) return store.transactNew(work);
-  scope.throwIfEnded();
-  let committing = false;
-  const run = store.transactNew(
-    async () => {
-      scope.throwIfEnded();
-      const result = await work();
-      // The last moment to give up without writing: an abort after this is ambiguous.
-      scope.throwIfEnded();
-      committing = true;
-      return result;
-    },
-    {
-      // A commit that lost a race wrote nothing: until the next attempt's work returns, an
-      // abort (during the backoff, say) is again a clean one.
-      onRetry: () => {
-        committing = false;
-      },
-    },
-  );
-  const { signal } = scope;
-  return new Promise<R>((resolve, reject) => {
-    const onAbort = (): void => {
-      run.catch(() => undefined);
-      if (!committing) {
-        reject(signal.reason);
-        return;
-      }
-      reject(
-        new AmbiguousCommitError(
-          'The operation was aborted while its commit was in flight; the commit may or may not have been applied.',
-          { cause: signal.reason, context },
-        ),
-      );
-    };
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    run.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+  return scope === undefined
+    ? store.transactNew(work)
+    : store.transactNew(work, { signal: scope.signal });
+}
+
+/** The store call options carrying the operation's signal; `undefined` without one. */
+export function storeCall(scope: OperationSignal | undefined): StoreCallOptions | undefined {
+  return scope === undefined ? undefined : { signal: scope.signal };
 }

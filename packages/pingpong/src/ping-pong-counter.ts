@@ -56,6 +56,7 @@ import {
   openScope,
   readCallOptions,
   readWithin,
+  storeCall,
   transactWithin,
   writeWithin,
 } from './operation-scope.js';
@@ -402,11 +403,7 @@ export class PingPongCounter {
     scope?.throwIfEnded();
     const lastWritable = this.#schedule.lastWritable(this.#options.now());
     const keys = names.map((name) => counterKey(this.namespace, name));
-    const stored = await readWithin(
-      store.transactionless(() => store.loadMany(keys)),
-      scope,
-      context,
-    );
+    const stored = await store.transactionless(() => store.loadMany(keys, storeCall(scope)));
     const entities = stored.map((entity) =>
       entity === undefined ? undefined : loadedCounterEntity(entity, this.intervalMs),
     );
@@ -479,12 +476,12 @@ export class PingPongCounter {
     try {
       scope?.throwIfEnded();
       // One more than asked: whether it comes back says if there is a next page.
-      const query = store.query(PingPongCounterKind, {
+      rows = await store.query(PingPongCounterKind, {
         keyPrefix: base + prefix,
         ...(after === undefined ? {} : { startAfter: base + after }),
         limit: limit + 1,
+        signal: scope?.signal,
       });
-      rows = await readWithin(query, scope, context);
     } finally {
       scope?.dispose();
     }
@@ -744,8 +741,7 @@ export class PingPongCounter {
   ): Promise<void> {
     const { store, now } = this.#options;
     const key = counterKey(this.namespace, name);
-    const context = { operation: 'increment', counterName: name };
-    await transactWithin(store, scope, context, async () => {
+    await transactWithin(store, scope, async () => {
       const stored = await store.load(key);
       const nowMs = now();
       const at = new Date(nowMs);
@@ -764,10 +760,13 @@ export class PingPongCounter {
   }
 
   /** The counter's entity, read outside any transaction; `undefined` when it has none. */
-  async #load(name: string): Promise<PingPongCounterEntity | undefined> {
+  async #load(
+    name: string,
+    scope: OperationSignal | undefined,
+  ): Promise<PingPongCounterEntity | undefined> {
     const { store } = this.#options;
     const key = counterKey(this.namespace, name);
-    const stored = await store.transactionless(() => store.load(key));
+    const stored = await store.transactionless(() => store.load(key, storeCall(scope)));
     return stored === undefined ? undefined : loadedCounterEntity(stored, this.intervalMs);
   }
 
@@ -796,7 +795,7 @@ export class PingPongCounter {
     const key = counterKey(this.namespace, name);
     const context = { operation: deleted ? 'delete' : 'reset', counterName: name };
     scope?.throwIfEnded();
-    const snapshot = await readWithin(this.#load(name), scope, context);
+    const snapshot = await this.#load(name, scope);
     const read = this.#openRange(name, snapshot, this.#schedule.lastWritable(now()));
     let slots: Map<string, Map<number, SlotValues>>;
     try {
@@ -810,7 +809,7 @@ export class PingPongCounter {
       );
     }
     const observed = slots.get(name) ?? new Map<number, SlotValues>();
-    await transactWithin(store, scope, context, async () => {
+    await transactWithin(store, scope, async () => {
       const stored = await store.load(key);
       const at = new Date(now());
       const entity = stored
@@ -920,16 +919,11 @@ export class PingPongCounter {
     scope: OperationSignal | undefined,
   ): Promise<FlushTarget[]> {
     const { store } = this.#options;
-    const context = { operation: 'flush' };
     const snapshots = new Map<string, PingPongCounterEntity | undefined>();
     if (names !== undefined) {
       try {
         const keys = names.map((name) => counterKey(this.namespace, name));
-        const found = await readWithin(
-          store.transactionless(() => store.loadMany(keys)),
-          scope,
-          context,
-        );
+        const found = await store.transactionless(() => store.loadMany(keys, storeCall(scope)));
         names.forEach((name, i) => {
           const stored = found[i];
           snapshots.set(name, stored && loadedCounterEntity(stored, this.intervalMs));
@@ -940,13 +934,13 @@ export class PingPongCounter {
       }
     } else {
       try {
-        const query = store.query(PingPongCounterKind, {
+        const rows = await store.query(PingPongCounterKind, {
           filters: [
             { property: 'namespace', value: this.namespace },
             { property: 'idle', value: false },
           ],
+          signal: scope?.signal,
         });
-        const rows = await readWithin(query, scope, context);
         for (const row of rows) {
           snapshots.set(row.entity.name, loadedCounterEntity(row.entity, this.intervalMs));
         }
@@ -1091,8 +1085,7 @@ export class PingPongCounter {
   ): Promise<DrainResult> {
     const { store } = this.#options;
     const key = counterKey(this.namespace, target.name);
-    const context = { operation: 'flush', counterName: target.name };
-    return transactWithin(store, scope, context, async () => {
+    return transactWithin(store, scope, async () => {
       const stored = await store.load(key);
       const entity = stored
         ? loadedCounterEntity(stored, this.intervalMs)
