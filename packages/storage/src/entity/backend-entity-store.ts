@@ -131,7 +131,8 @@ export class BackendEntityStore implements EntityStore {
   ): Promise<{ -readonly [I in keyof K]: EntityOf<K[I]> | undefined }> {
     assertKeys(keys);
     const tx = this.#current();
-    const signal = options === undefined ? tx?.signal : callSignal(options, tx);
+    const own = options === undefined ? undefined : callSignal(options);
+    const signal = own ?? tx?.signal;
     if (signal?.aborted) throw abortError(signal, LOAD);
     const found = new Map<string, StoredEntity | undefined>();
     const pending = new Map<string, Key>();
@@ -155,8 +156,11 @@ export class BackendEntityStore implements EntityStore {
         ),
       ),
     );
-    // A read whose caller gave up is dropped: its result would only be thrown away.
-    const results = signal === undefined ? await lookups : await raceSignal(lookups, signal, LOAD);
+    // A read whose caller gave up is dropped: its result would only be thrown away. Under
+    // the transaction's signal alone it is not raced: the attempt, which races `work`, has
+    // already given up, and one listener per read would cost every read.
+    const results = own === undefined ? await lookups : await raceSignal(lookups, own, LOAD);
+    if (signal?.aborted) throw abortError(signal, LOAD);
     for (const [c, chunk] of chunks.entries()) {
       for (const [i, k] of chunk.entries()) found.set(keyId(k), results[c]?.[i]);
     }
@@ -197,13 +201,15 @@ export class BackendEntityStore implements EntityStore {
     const { signal, query: backendQuery } = readQueryOptions(kind.name, options);
     // query never joins a transaction, but work inside `transact(work, { signal })` gives up
     // with it all the same.
-    const effective = signal ?? this.#ambientSignal();
+    const ambient = signal === undefined ? this.#ambientSignal() : undefined;
+    const effective = signal ?? ambient;
     if (effective?.aborted) throw abortError(effective, QUERY);
     const running = traceBackendCall(this.#system, 'query', undefined, () =>
       this.backend.query(backendQuery),
     );
-    const rows =
-      effective === undefined ? await running : await raceSignal(running, effective, QUERY);
+    // As in loadMany: raced for its own signal, checked after for the transaction's.
+    const rows = signal === undefined ? await running : await raceSignal(running, signal, QUERY);
+    if (ambient?.aborted) throw abortError(ambient, QUERY);
     return rows.map((row) => ({
       key: kind.key(row.key.name),
       entity: cloneEntity(row.entity) as unknown as T,
@@ -281,7 +287,7 @@ export class BackendEntityStore implements EntityStore {
 
   async #write(mutations: Mutation[], options: StoreCallOptions | undefined): Promise<void> {
     const tx = this.#current();
-    const signal = options === undefined ? tx?.signal : callSignal(options, tx);
+    const signal = (options === undefined ? undefined : callSignal(options)) ?? tx?.signal;
     if (signal?.aborted) throw abortError(signal, WRITE);
     if (tx) {
       for (const m of mutations) tx.writes.set(keyId(m.key), m);
@@ -347,11 +353,13 @@ export class BackendEntityStore implements EntityStore {
     };
     let committing = false;
     let result: R;
+    // With a signal, one listener serves the whole attempt (work, then commit).
+    const abort = signal === undefined ? undefined : new AttemptAbort(signal);
     try {
       const running = ambientTransaction.run(ctx, () => work({ attempt }));
       // With a signal, the attempt ends as soon as it aborts, whatever work is waiting for;
       // the context is closed below, so anything work writes afterwards fails.
-      result = signal === undefined ? await running : await raceSignal(running, signal, TRANSACT);
+      result = abort === undefined ? await running : await abort.race(running);
       const mutations = [...ctx.writes.values()];
       if (mutations.length > this.backend.limits.maxMutationsPerCommit) {
         throw new LimitExceededError(
@@ -366,7 +374,7 @@ export class BackendEntityStore implements EntityStore {
       const commit = traceBackendCall(this.#system, 'commit', mutations.length, () =>
         this.backend.commit(mutations, transaction),
       );
-      await (signal === undefined ? commit : raceCommit(commit, signal, TRANSACT));
+      await (abort === undefined ? commit : abort.raceCommit(commit));
     } catch (error) {
       ctx.closed = true;
       // A failed commit has already ended the transaction; anything earlier must release it.
@@ -379,11 +387,64 @@ export class BackendEntityStore implements EntityStore {
         if (signal?.aborted) throw abortError(signal, TRANSACT);
       }
       throw error;
+    } finally {
+      abort?.dispose();
     }
     await runAfterCommit(ctx.afterCommit);
     return result;
   }
 }
+
+/**
+ * The abort of one transaction attempt as a promise, so that the work and then the commit
+ * race it through a single listener on the signal (what `raceSignal` and `raceCommit` do
+ * with one listener each).
+ */
+class AttemptAbort {
+  readonly #signal: AbortSignal;
+  readonly #aborted: Promise<never>;
+  #onAbort: (() => void) | undefined;
+
+  constructor(signal: AbortSignal) {
+    this.#signal = signal;
+    this.#aborted = new Promise<never>((_, reject) => {
+      this.#onAbort = () => reject(ATTEMPT_ABORTED);
+    });
+    // Rejected while nothing races it (between work and commit): that is not unhandled.
+    this.#aborted.catch(() => undefined);
+    signal.addEventListener('abort', this.#onAbort!, { once: true });
+  }
+
+  /** `promise`, or the abort error as soon as the signal aborts. */
+  async race<T>(promise: Promise<T>): Promise<T> {
+    try {
+      return await Promise.race([promise, this.#aborted]);
+    } catch (error) {
+      throw error === ATTEMPT_ABORTED ? abortError(this.#signal, TRANSACT) : error;
+    }
+  }
+
+  /** `commit`, or `AmbiguousCommitError` (cause: the abort error) as soon as it aborts. */
+  async raceCommit(commit: Promise<void>): Promise<void> {
+    try {
+      await Promise.race([commit, this.#aborted]);
+    } catch (error) {
+      if (error !== ATTEMPT_ABORTED) throw error;
+      throw new AmbiguousCommitError(
+        'The transaction was aborted while its commit was in flight; the commit may or may not have been applied.',
+        { cause: abortError(this.#signal, TRANSACT), context: TRANSACT },
+      );
+    }
+  }
+
+  dispose(): void {
+    if (this.#onAbort !== undefined) this.#signal.removeEventListener('abort', this.#onAbort);
+    this.#onAbort = undefined;
+  }
+}
+
+/** What {@link AttemptAbort}'s promise rejects with; mapped before anyone sees it. */
+const ATTEMPT_ABORTED: unique symbol = Symbol('attempt aborted');
 
 /** The fields of {@link EntityStoreOptions}. */
 const RETRY_OPTION_FIELDS = ['retry', 'onRetry'] as const;
@@ -408,16 +469,11 @@ interface CheckedTransaction {
 }
 
 /**
- * The signal a call runs under: its own `options.signal` (checked), else the ambient
- * transaction's. Only called when `options` were given, so calls without them allocate
- * nothing here.
+ * A call's own `options.signal`, checked. Only called when `options` were given, so calls
+ * without them allocate nothing here.
  */
-function callSignal(
-  options: StoreCallOptions,
-  tx: TransactionContext | undefined,
-): AbortSignal | undefined {
+function callSignal(options: StoreCallOptions): AbortSignal | undefined {
   const fields = readOptions(options, 'options', CALL_FIELDS);
-  if (fields.signal === undefined) return tx?.signal;
   assertCallOptions(fields, 'options');
   return fields.signal;
 }
