@@ -1,9 +1,13 @@
-import { ShardedCounterService } from '@shardcount/core';
+import { ShardedCounterService, setCoreTracing } from '@shardcount/core';
 import { defineKind } from '@shardcount/storage';
 import { type CaseResult, compareWith } from '../harness/case-result.js';
-import type { Scenario } from '../harness/scenario.js';
+import type { Scenario, ScenarioContext } from '../harness/scenario.js';
 
 const SHARD_COUNTS = [1, 4, 16, 64] as const;
+/** Concurrencies of the tracing rows (channels present without a subscriber vs no channels). */
+const TRACING_CONCURRENCIES = [1, 16] as const;
+/** Shards of the tracing rows' counter. */
+const TRACING_SHARDS = 16;
 const CONCURRENCIES = [1, 16, 64] as const;
 /**
  * Embedded only: each store round trip (lookup, commit, rollback) waits this long, as a
@@ -132,9 +136,13 @@ export const coreIncrementScenario: Scenario = {
         rows.push(result);
       }
     }
+    const tracing = await measureTracingCost(ctx);
+    rows.push(...tracing.rows);
     return {
       rows,
       notes: [
+        `Tracing rows (core increment, ${TRACING_SHARDS} shards${simulated ? ', store round trips NOT delayed, so the rows compare CPU cost' : ''}): "tracing off" is the default state of a process where nobody subscribes to core's diagnostics channels (each call checks \`hasSubscribers\` and goes on); "no channels" is the same service after \`setCoreTracing(false)\`, which skips core's channels entirely (storage's backend-call and event channels stay: they are not core's). The two are measured back to back in alternating order; the ratio is tracing off ÷ no channels (target: within 5%, i.e. at least 0.95).`,
+        ...tracing.notes,
         ...(simulated
           ? [
               `Embedded run: every store round trip (lookup, commit, rollback) of this scenario waits ${SIMULATED_ROUND_TRIP_MS} ms (\`FaultInjectingEntityStore.faults.delay\`), as a network call would; without it in-process transactions never overlap and contention cannot show. Cache calls are not delayed. Real Datastore round trips take longer still, and a single entity sustains far fewer writes per second: run \`--backend real\` for the emulator.`,
@@ -148,3 +156,68 @@ export const coreIncrementScenario: Scenario = {
     };
   },
 };
+
+/** Rounds of the tracing pair per concurrency (each round measures both, in alternating order). */
+const TRACING_ROUNDS = 2;
+
+/**
+ * Core increment with its channels present but unsubscribed against the same path with the
+ * channels switched off (`setCoreTracing(false)`), back to back, {@link TRACING_ROUNDS} rounds
+ * alternating which goes first (so warm-up, GC and a neighbour's load fall on both). Each
+ * "tracing off" row is compared with the "no channels" row of its round; the notes add the
+ * ratio over all rounds (total ops/s and p50). Embedded: on a store without simulated round
+ * trips, so the rows compare CPU cost.
+ */
+async function measureTracingCost(
+  ctx: ScenarioContext,
+): Promise<{ rows: CaseResult[]; notes: string[] }> {
+  const stores = await ctx.openStores();
+  const service = new ShardedCounterService({
+    store: stores.store,
+    cache: stores.cache,
+    cacheKeyPrefix: `bench:${ctx.runId}:tracing:`,
+    retry: RETRY,
+  });
+  const rows: CaseResult[] = [];
+  const notes: string[] = [];
+  for (const concurrency of TRACING_CONCURRENCIES) {
+    const name = `${ctx.runId}-tracing-c${concurrency}`;
+    await service.createCounter(name, { numShards: TRACING_SHARDS });
+    await service.getCounter(name);
+    const measure = (channels: boolean, round: number): Promise<CaseResult> => {
+      setCoreTracing(channels);
+      return ctx
+        .measure({
+          id: `${channels ? 'tracing-off' : 'no-channels'}-c${concurrency}-r${round}`,
+          label: channels
+            ? 'core increment, tracing off: channels present, no subscriber'
+            : 'core increment, no channels (setCoreTracing(false))',
+          role: channels ? 'subject' : 'baseline',
+          concurrency,
+          meter: stores,
+          op: () => service.increment(name),
+        })
+        .finally(() => setCoreTracing(true));
+    };
+    const offs: CaseResult[] = [];
+    const nones: CaseResult[] = [];
+    for (let round = 1; round <= TRACING_ROUNDS; round++) {
+      const offFirst = round % 2 === 1;
+      const first = await measure(offFirst, round);
+      const second = await measure(!offFirst, round);
+      const [off, none] = offFirst ? [first, second] : [second, first];
+      compareWith(off, none);
+      offs.push(off);
+      nones.push(none);
+      rows.push(first, second);
+    }
+    const sum = (cases: CaseResult[], pick: (c: CaseResult) => number) =>
+      cases.reduce((total, c) => total + pick(c), 0);
+    const throughput = sum(offs, (c) => c.opsPerSec) / sum(nones, (c) => c.opsPerSec);
+    const p50 = sum(nones, (c) => c.p50Ms) / sum(offs, (c) => c.p50Ms);
+    notes.push(
+      `Tracing off ÷ no channels at ${concurrency} in flight over ${TRACING_ROUNDS} rounds: ${throughput.toFixed(3)}× in total ops/s, ${p50.toFixed(3)}× by p50 latency (no channels p50 ÷ tracing off p50).`,
+    );
+  }
+  return { rows, notes };
+}

@@ -11,6 +11,8 @@
  *
  * @packageDocumentation
  */
+
+export { setCoreTracing } from './core-tracing.js';
 export {
   type CounterData,
   type CounterShardData,

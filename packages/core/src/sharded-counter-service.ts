@@ -14,7 +14,7 @@ import {
   raceSignal,
 } from '@shardcount/storage';
 import { CachedTotals, type FillTicket, type ReadOutcome } from './cached-total.js';
-import { CORE_CHANNELS, coreMessage, setAttribute } from './core-tracing.js';
+import { CORE_CHANNELS, CORE_TRACING, coreMessage, setAttribute } from './core-tracing.js';
 import { type CounterData, counterKey, MAX_SHARDS, shardKeys } from './counter-entities.js';
 import {
   COUNTER_EVENT_NAMES,
@@ -285,7 +285,8 @@ export class ShardedCounterService {
    */
   increment(name: string, amount = 1, options: IncrementOptions = {}): Promise<CounterOperation> {
     const channel = CORE_CHANNELS.increment;
-    if (!channel.hasSubscribers) return this.#increment(name, amount, options, undefined);
+    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+      return this.#increment(name, amount, options, undefined);
     const message = coreMessage('increment', name);
     return channel.tracePromise(() => this.#increment(name, amount, options, message), message);
   }
@@ -400,7 +401,8 @@ export class ShardedCounterService {
    */
   decrement(name: string, amount = 1, options: DecrementOptions = {}): Promise<CounterOperation> {
     const channel = CORE_CHANNELS.decrement;
-    if (!channel.hasSubscribers) return this.#decrement(name, amount, options, undefined);
+    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+      return this.#decrement(name, amount, options, undefined);
     const message = coreMessage('decrement', name);
     return channel.tracePromise(() => this.#decrement(name, amount, options, message), message);
   }
@@ -474,7 +476,8 @@ export class ShardedCounterService {
    */
   getCounter(name: string, options: GetCounterOptions = {}): Promise<Counter | undefined> {
     const channel = CORE_CHANNELS.getCounter;
-    if (!channel.hasSubscribers) return this.#getCounter(name, options, undefined);
+    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+      return this.#getCounter(name, options, undefined);
     const message = coreMessage('getCounter', name);
     return channel.tracePromise(() => this.#getCounter(name, options, message), message);
   }
@@ -533,7 +536,8 @@ export class ShardedCounterService {
     options: GetCounterOptions = {},
   ): Promise<Array<Counter | undefined>> {
     const channel = CORE_CHANNELS.getCounters;
-    if (!channel.hasSubscribers) return this.#getCounters(names, options, undefined);
+    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+      return this.#getCounters(names, options, undefined);
     const message = coreMessage('getCounters', undefined);
     return channel.tracePromise(() => this.#getCounters(names, options, message), message);
   }
@@ -608,7 +612,7 @@ export class ShardedCounterService {
    */
   listCounters(options: ListCountersOptions = {}): Promise<CounterPage> {
     const channel = CORE_CHANNELS.listCounters;
-    if (!channel.hasSubscribers) return this.#listCounters(options);
+    if (!CORE_TRACING.enabled || !channel.hasSubscribers) return this.#listCounters(options);
     return channel.tracePromise(
       () => this.#listCounters(options),
       coreMessage('listCounters', undefined),
@@ -633,7 +637,8 @@ export class ShardedCounterService {
    */
   createCounter(name: string, options: CreateCounterOptions = {}): Promise<Counter> {
     const channel = CORE_CHANNELS.createCounter;
-    if (!channel.hasSubscribers) return this.#createCounter(name, options, undefined);
+    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+      return this.#createCounter(name, options, undefined);
     const message = coreMessage('createCounter', name);
     return channel.tracePromise(() => this.#createCounter(name, options, message), message);
   }
@@ -671,7 +676,8 @@ export class ShardedCounterService {
    */
   updateCounter(name: string, options: UpdateCounterOptions): Promise<Counter> {
     const channel = CORE_CHANNELS.updateCounter;
-    if (!channel.hasSubscribers) return this.#updateCounter(name, options, undefined);
+    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+      return this.#updateCounter(name, options, undefined);
     const message = coreMessage('updateCounter', name);
     return channel.tracePromise(() => this.#updateCounter(name, options, message), message);
   }
@@ -712,7 +718,7 @@ export class ShardedCounterService {
    */
   reset(name: string, options: OperationOptions = {}): Promise<void> {
     const channel = CORE_CHANNELS.reset;
-    if (!channel.hasSubscribers) return this.#reset(name, options);
+    if (!CORE_TRACING.enabled || !channel.hasSubscribers) return this.#reset(name, options);
     return channel.tracePromise(() => this.#reset(name, options), coreMessage('reset', name));
   }
 
@@ -737,7 +743,8 @@ export class ShardedCounterService {
    */
   delete(name: string, options: DeleteOptions = {}): Promise<boolean> {
     const channel = CORE_CHANNELS.delete;
-    if (!channel.hasSubscribers) return this.#delete(name, options, undefined);
+    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+      return this.#delete(name, options, undefined);
     const message = coreMessage('delete', name);
     return channel.tracePromise(() => this.#delete(name, options, message), message);
   }
