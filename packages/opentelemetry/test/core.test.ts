@@ -1,5 +1,10 @@
-import { CounterNotMutableError, CounterStatus, ShardedCounterService } from '@shardcount/core';
-import { MemoryCacheStore, MemoryEntityStore } from '@shardcount/storage';
+import {
+  CounterNotMutableError,
+  CounterStatus,
+  ShardedCounterService,
+  setCoreTracing,
+} from '@shardcount/core';
+import { MemoryCacheStore, MemoryEntityStore, OperationAbortedError } from '@shardcount/storage';
 import { FaultInjectingEntityStore } from '@shardcount/storage/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrumentShardcount, type ShardcountInstrumentation } from '../src/index.js';
@@ -146,6 +151,59 @@ describe('ShardedCounterService through instrumentShardcount', () => {
     expect(total('shardcount.core.retry')).toBe(2);
     expect(total('shardcount.core.cache_miss')).toBe(1);
     expect(total('shardcount.core.cache_hit')).toBe(2);
+  });
+
+  it('traces getCounters and listCounters, and an aborted increment as an ABORTED error span', async () => {
+    const t = telemetry();
+    instrumentation = instrumentShardcount(t);
+    const service = new ShardedCounterService({
+      store: new MemoryEntityStore(),
+      cache: new MemoryCacheStore(),
+    });
+    await service.increment('a', 1);
+    await service.increment('b', 2);
+    expect((await service.getCounters(['a', 'b', 'a'])).map((c) => c?.count)).toEqual([1, 2, 1]);
+    expect((await service.listCounters({ limit: 1 })).counters.map((c) => c.name)).toEqual(['a']);
+    const [batch] = spansNamed(t, 'shardcount.core.getCounters');
+    expect(batch?.attributes).toMatchObject({
+      'shardcount.counters': 2,
+      'shardcount.cache.misses': 2,
+    });
+    expect(childrenOf(t, batch!)).toEqual(['lookup memory']);
+    const [list] = spansNamed(t, 'shardcount.core.listCounters');
+    expect(childrenOf(t, list!)).toEqual(['query memory']);
+
+    const controller = new AbortController();
+    controller.abort();
+    await expect(service.increment('a', 1, { signal: controller.signal })).rejects.toThrow(
+      OperationAbortedError,
+    );
+    const aborted = spansNamed(t, 'shardcount.core.increment').at(-1);
+    expect(aborted?.status.code).toBe(2);
+    expect(aborted?.attributes['error.type']).toBe('ABORTED');
+  });
+
+  it('setCoreTracing(false) skips core spans (backend calls stay traced); true brings them back', async () => {
+    const t = telemetry();
+    instrumentation = instrumentShardcount(t);
+    const service = new ShardedCounterService({
+      store: new MemoryEntityStore(),
+      cache: new MemoryCacheStore(),
+    });
+    setCoreTracing(false);
+    try {
+      await service.increment('switch');
+    } finally {
+      setCoreTracing(true);
+    }
+    const names = t.spans.getFinishedSpans().map((span) => span.name);
+    expect(names.filter((name) => name.startsWith('shardcount.core.'))).toEqual([]);
+    expect(names).toContain('commit memory');
+    await service.increment('switch');
+    expect(spansNamed(t, 'shardcount.core.increment')).toHaveLength(1);
+    expect(() => setCoreTracing('no' as unknown as boolean)).toThrow(
+      expect.objectContaining({ context: { argument: 'enabled' } }),
+    );
   });
 
   it('publishes nothing once disabled', async () => {
