@@ -16,10 +16,12 @@ import {
   ShardedCounterService,
 } from '@shardcount/core';
 import {
+  DeadlineExceededError,
   InvalidArgumentError,
   LimitExceededError,
   MemoryCacheStore,
   MemoryEntityStore,
+  OperationAbortedError,
   OutOfRangeError,
 } from '@shardcount/storage';
 import { FaultInjectingCacheStore, FaultInjectingEntityStore } from '@shardcount/storage/testing';
@@ -74,6 +76,9 @@ function isCounterOutcome(outcome: Outcome): boolean {
     error instanceof CounterNotMutableError ||
     error instanceof InsufficientCountError ||
     error instanceof LimitExceededError ||
+    // A well-formed signal or deadline that ended: the call's own answer.
+    error instanceof OperationAbortedError ||
+    error instanceof DeadlineExceededError ||
     // The total would pass Number.MAX_SAFE_INTEGER: known only once the shards are read.
     (error instanceof OutOfRangeError && error.context.argument === undefined)
   );
@@ -96,6 +101,12 @@ const shardsArb = fc.oneof(
   anyValue,
 );
 const writeValueArb = fc.oneof(fc.boolean(), fc.constantFrom('k1', 'upTo', 'exact', ' '), anyValue);
+/** Values for `signal` and `timeoutMs`: good ones (live, aborted, short, long) and anything. */
+const callValueArb = fc.oneof(
+  fc.constantFrom(AbortSignal.abort(), new AbortController().signal, 1, 5000, 0, 2 ** 31, 1.5),
+  anyValue,
+);
+const CALL = ['signal', 'timeoutMs'] as const;
 
 const methods: Array<{
   readonly name: string;
@@ -108,7 +119,10 @@ const methods: Array<{
     args: fc.tuple(
       nameArb,
       amountArb,
-      optionsWith(['isolated', 'idempotencyKey', 'mode'], writeValueArb),
+      optionsWith(
+        ['isolated', 'idempotencyKey', 'mode', ...CALL],
+        fc.oneof(writeValueArb, callValueArb),
+      ),
     ),
   },
   {
@@ -117,13 +131,51 @@ const methods: Array<{
     args: fc.tuple(
       nameArb,
       amountArb,
-      optionsWith(['isolated', 'idempotencyKey', 'mode'], writeValueArb),
+      optionsWith(
+        ['isolated', 'idempotencyKey', 'mode', ...CALL],
+        fc.oneof(writeValueArb, callValueArb),
+      ),
     ),
   },
   {
     name: 'getCounter',
     parameters: ['name', 'options'],
-    args: fc.tuple(nameArb, optionsWith(['skipCache'], fc.oneof(fc.boolean(), anyValue))),
+    args: fc.tuple(
+      nameArb,
+      optionsWith(['skipCache', ...CALL], fc.oneof(fc.boolean(), callValueArb, anyValue)),
+    ),
+  },
+  {
+    name: 'getCounters',
+    parameters: ['names', 'options'],
+    args: fc.tuple(
+      fc.oneof(fc.array(nameArb, { maxLength: 4 }), anyValue),
+      optionsWith(['skipCache', ...CALL], fc.oneof(fc.boolean(), callValueArb, anyValue)),
+    ),
+  },
+  {
+    name: 'listCounters',
+    parameters: ['options'],
+    args: fc.tuple(
+      optionsWith(
+        ['prefix', 'status', 'limit', 'cursor', ...CALL],
+        fc.oneof(
+          fc.constantFrom('', 'a', 'AVAILABLE', 'GONE', 0, 1, 1000, 1001, '1.bjph', '1.'),
+          callValueArb,
+          anyValue,
+        ),
+      ),
+    ),
+  },
+  {
+    name: 'resumeDeletions',
+    parameters: ['options'],
+    args: fc.tuple(optionsWith([...CALL], callValueArb)),
+  },
+  {
+    name: 'resumeInterrupted',
+    parameters: ['options'],
+    args: fc.tuple(optionsWith([...CALL], callValueArb)),
   },
   {
     name: 'createCounter',
@@ -131,8 +183,8 @@ const methods: Array<{
     args: fc.tuple(
       nameArb,
       optionsWith(
-        ['numShards', 'description'],
-        fc.oneof(shardsArb, fc.constantFrom('', 'views', 'd'.repeat(1501))),
+        ['numShards', 'description', ...CALL],
+        fc.oneof(shardsArb, fc.constantFrom('', 'views', 'd'.repeat(1501)), callValueArb),
       ),
     ),
   },
@@ -142,16 +194,25 @@ const methods: Array<{
     args: fc.tuple(
       nameArb,
       optionsWith(
-        ['numShards', 'description', 'status'],
+        ['numShards', 'description', 'status', ...CALL],
         fc.oneof(
           shardsArb,
           fc.constantFrom('views', 'AVAILABLE', 'READ_ONLY_COUNT', 'DELETING', 'RESETTING'),
+          callValueArb,
         ),
       ),
     ),
   },
-  { name: 'reset', parameters: ['name'], args: fc.tuple(nameArb) },
-  { name: 'delete', parameters: ['name'], args: fc.tuple(nameArb) },
+  {
+    name: 'reset',
+    parameters: ['name', 'options'],
+    args: fc.tuple(nameArb, optionsWith([...CALL], callValueArb)),
+  },
+  {
+    name: 'delete',
+    parameters: ['name', 'options'],
+    args: fc.tuple(nameArb, optionsWith(['wait', ...CALL], fc.oneof(fc.boolean(), callValueArb))),
+  },
 ];
 
 describe('ShardedCounterService refuses bad input before any I/O', () => {
@@ -268,6 +329,7 @@ describe('ShardedCounterService refuses bad input before any I/O', () => {
             { requiredKeys: ['maxShards'] },
           ),
           maxWritesPerTransaction: fc.integer({ min: 2, max: 500 }),
+          timeoutMs: fc.constantFrom(10_000, 2 ** 31 - 1),
         },
         { requiredKeys: [] },
       );
@@ -288,6 +350,7 @@ describe('ShardedCounterService refuses bad input before any I/O', () => {
           'retry',
           'autoShard',
           'maxWritesPerTransaction',
+          'timeoutMs',
           'cacheTtl',
         ),
         fc.oneof(
