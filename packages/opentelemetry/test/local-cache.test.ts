@@ -34,7 +34,21 @@ describe('LocalCache through instrumentShardcount', () => {
     expect(total('shardcount.local_cache.hit')).toBe(2); // the second get and user:1 in getMany
     expect(total('shardcount.local_cache.miss')).toBe(2); // the first get and user:2
     expect(total('shardcount.local_cache.load')).toBe(2);
+    expect(total('shardcount.local_cache.invalidated')).toBe(1);
     expect(stats(cache)).toEqual({ hits: 2, misses: 2, loads: 2 });
+  });
+
+  it('counts failed loads and invalidated keys', async () => {
+    const t = telemetry();
+    instrumentation = instrumentShardcount(t);
+    const cache = new LocalCache<string>({ cache: new MemoryCacheStore() });
+    await expect(cache.get('k', () => Promise.reject(new Error('source down')))).rejects.toThrow(
+      'source down',
+    );
+    await cache.invalidateMany(['a', 'b', 'c']);
+    const metrics = await t.metricsByName();
+    expect(metrics.get('shardcount.local_cache.load_failed')?.[0]?.value).toBe(1);
+    expect(metrics.get('shardcount.local_cache.invalidated')?.[0]?.value).toBe(3);
   });
 
   it('counts stale serves and tag-store errors while the tag store is down', async () => {
