@@ -151,6 +151,38 @@ export function registerCancellationContract(it: ContractTest): void {
     assert.deepEqual(await store.load(k), { n: 1 });
   });
 
+  it('transactNew inside work inherits the signal; transactionless work does not', async (store) => {
+    const kind = freshKind();
+    const controller = new AbortController();
+    const reason = new Error('stop');
+    let report!: (seen: unknown[]) => void;
+    const reported = new Promise<unknown[]>((resolve) => {
+      report = resolve;
+    });
+    const running = store.transact(
+      async () => {
+        controller.abort(reason);
+        const inner = await store
+          .transactNew(async () => store.save(kind.key('inner'), { n: 1 }))
+          .catch((error: unknown) => error);
+        const outside = await store.transactionless(async () => {
+          await store.save(kind.key('outside'), { n: 2 });
+          return store.load(kind.key('outside'));
+        });
+        report([inner, outside]);
+      },
+      { signal: controller.signal },
+    );
+    await assert.rejects(running, isAbortFor(reason));
+    const [inner, outside] = await reported;
+    isAbortFor(reason)(inner);
+    assert.deepEqual(outside, { n: 2 });
+    assert.deepEqual(await store.loadMany([kind.key('inner'), kind.key('outside')]), [
+      undefined,
+      { n: 2 },
+    ]);
+  });
+
   it('aborting during the backoff after contention stops the retries at once', async (store) => {
     const kind = freshKind();
     const k = kind.key('race');
