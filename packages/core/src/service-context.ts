@@ -240,6 +240,9 @@ export class ServiceContext {
     };
     const running = this.#transact(name, operation, guarded, {
       ...options,
+      // The store stops too: its backoff and retries end at the signal, and it never begins
+      // another attempt of an abandoned transaction.
+      signal,
       onContention: () => {
         phase = 'backoff';
         options.onContention?.();
@@ -278,11 +281,16 @@ export class ServiceContext {
     name: string,
     operation: CounterOperationName,
     work: TransactionWork<R>,
-    options: { readonly joined?: boolean; readonly onContention?: () => void },
+    options: {
+      readonly joined?: boolean;
+      readonly onContention?: () => void;
+      readonly signal?: AbortSignal;
+    },
   ): Promise<R> {
     if (options.joined === true) return this.store.transact(work);
     const transactOptions: TransactOptions = {
       retry: this.settings.retry,
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
       onRetry: (event) => {
         options.onContention?.();
         this.events.emit('contention', {
