@@ -42,6 +42,11 @@ describe('LocalCache refuses bad input before any round trip', () => {
   const keyArb = fc.oneof(fc.constantFrom('a', 'b c'), fc.string({ maxLength: 4 }), anyValue);
   const keysArb = fc.oneof(anyValue, fc.array(keyArb, { maxLength: 4 }));
   const valueProvider = async (key: string): Promise<string> => `value of ${key}`;
+  // Valid deadlines are long enough never to pass during a call on the memory store.
+  const callOptionsArb = optionsWith(
+    ['signal', 'timeoutMs'],
+    fc.oneof(anyValue, fc.integer({ min: 1_000, max: 60_000 })),
+  );
   const manyProvider = async (keys: readonly string[]): Promise<Map<string, string>> =>
     new Map(keys.map((key) => [key, `value of ${key}`]));
 
@@ -53,18 +58,36 @@ describe('LocalCache refuses bad input before any round trip', () => {
   }> = [
     {
       name: 'get',
-      parameters: ['key', 'valueProvider'],
-      args: fc.tuple(keyArb, fc.oneof(fc.constant<unknown>(valueProvider), anyValue)),
+      parameters: ['key', 'valueProvider', 'options'],
+      args: fc.tuple(
+        keyArb,
+        fc.oneof(fc.constant<unknown>(valueProvider), anyValue),
+        callOptionsArb,
+      ),
       async: true,
     },
     {
       name: 'getMany',
-      parameters: ['keys', 'provider'],
-      args: fc.tuple(keysArb, fc.oneof(fc.constant<unknown>(manyProvider), anyValue)),
+      parameters: ['keys', 'provider', 'options'],
+      args: fc.tuple(
+        keysArb,
+        fc.oneof(fc.constant<unknown>(manyProvider), anyValue),
+        callOptionsArb,
+      ),
       async: true,
     },
-    { name: 'invalidate', parameters: ['key'], args: fc.tuple(keyArb), async: true },
-    { name: 'invalidateMany', parameters: ['keys'], args: fc.tuple(keysArb), async: true },
+    {
+      name: 'invalidate',
+      parameters: ['key', 'options'],
+      args: fc.tuple(keyArb, callOptionsArb),
+      async: true,
+    },
+    {
+      name: 'invalidateMany',
+      parameters: ['keys', 'options'],
+      args: fc.tuple(keysArb, callOptionsArb),
+      async: true,
+    },
     { name: 'peek', parameters: ['key'], args: fc.tuple(keyArb), async: false },
     { name: 'delete', parameters: ['key'], args: fc.tuple(keyArb), async: false },
   ];
@@ -126,6 +149,7 @@ describe('LocalCache refuses bad input before any round trip', () => {
             versionTtlSeconds: numberArb,
             onCacheUnavailable: fc.oneof(fc.constantFrom('load', 'serve-stale'), anyValue),
             graceMs: numberArb,
+            timeoutMs: numberArb,
             now: fc.oneof(
               fc.constant(() => 0),
               anyValue,
