@@ -10,8 +10,10 @@ import { v4 as uuid } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CacheUnavailablePolicy, PingPongCounter } from '../src/index.js';
 import { durabilityScenarios } from './support/durability-scenarios.js';
+import { batchReadScenarios } from './support/read-scenarios.js';
 import { FakeClock, INTERVAL_MS, makeEnvironment } from './support/environment.js';
 import { inParallel, pingPongScenarios } from './support/scenarios.js';
+import { signalScenarios } from './support/signal-scenarios.js';
 
 /** The real-services environment with the slots on Valkey instead of memcached. */
 function valkeyEnvironment(cacheKind: RealCacheKind) {
@@ -34,6 +36,9 @@ pingPongScenarios('Valkey cluster + Datastore emulator', valkeyEnvironment('valk
 // test run alone, on memcached too: 700-12,000 seen); on the cluster it failed within the
 // full file as well. It can run there once that precondition is relaxed.
 durabilityScenarios('Valkey server + Datastore emulator', valkeyEnvironment('valkey'));
+// getMany's one multi-get spans every slot owner of the cluster.
+batchReadScenarios('Valkey cluster + Datastore emulator', valkeyEnvironment('valkey-cluster'));
+signalScenarios('Valkey server + Datastore emulator', valkeyEnvironment('valkey'));
 
 describe('PingPongCounter when a real Valkey server stops mid-run', () => {
   let server: ValkeyServer;
