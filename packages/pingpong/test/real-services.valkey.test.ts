@@ -10,8 +10,8 @@ import { v4 as uuid } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type CacheUnavailablePolicy, PingPongCounter } from '../src/index.js';
 import { durabilityScenarios } from './support/durability-scenarios.js';
-import { batchReadScenarios } from './support/read-scenarios.js';
 import { FakeClock, INTERVAL_MS, makeEnvironment } from './support/environment.js';
+import { batchReadScenarios } from './support/read-scenarios.js';
 import { inParallel, pingPongScenarios } from './support/scenarios.js';
 import { signalScenarios } from './support/signal-scenarios.js';
 
