@@ -167,7 +167,7 @@ export interface ShardedCounterServiceOptions {
   readonly maxWritesPerTransaction?: number;
   /**
    * Default deadline of every call, in milliseconds (1 to 2^31 − 1), for calls that do not
-   * give their own `timeoutMs`; none by default. See {@link CallOptions}: past it a call
+   * give their own `timeoutMs`; none by default. As for each call's `timeoutMs`: past it a call
    * rejects with `DeadlineExceededError` and writes nothing, or with `AmbiguousCommitError`
    * when its commit was in flight.
    */
