@@ -1,7 +1,8 @@
 import { MAX_SHARDS, ShardedCounterService } from '@shardcount/core';
 import { ContentionError } from '@shardcount/storage';
 import { type CaseResult, compareWith } from '../harness/case-result.js';
-import type { Scenario } from '../harness/scenario.js';
+import type { MeteredStores } from '../harness/metered-stores.js';
+import type { Scenario, ScenarioContext } from '../harness/scenario.js';
 
 /** The issue asks for 1,000 shards; core allows at most MAX_SHARDS. */
 const LARGEST = Math.min(1000, MAX_SHARDS);
@@ -12,6 +13,9 @@ const SHARD_COUNTS = [3, 100, LARGEST] as const;
  */
 const FILL_INCREMENTS = (shards: number): number => Math.min(2 * shards, 200);
 const FILL_CONCURRENCY = 8;
+/** Counters on one "page" read by the batch rows, each of {@link PAGE_SHARDS} shards. */
+const PAGE_SIZE = 50;
+const PAGE_SHARDS = 3;
 const FILL_ATTEMPTS = 5;
 
 /** Setup only: an increment that lost all its retries to contention (a busy emulator) is tried again. */
@@ -76,9 +80,11 @@ export const getCounterScenario: Scenario = {
       compareWith(hit, miss);
       rows.push(miss, hit);
     }
+    rows.push(...(await measurePage(ctx, service, stores)));
     return {
       rows,
       notes: [
+        `Page rows: ${PAGE_SIZE} counters of ${PAGE_SHARDS} shards read as one page, either with \`getCounters(names)\` (one cache \`getMany\`; with skipCache one batched lookup) or with ${PAGE_SIZE} concurrent \`getCounter\` calls (${PAGE_SIZE} cache round trips; with skipCache ${PAGE_SIZE} lookups). The ratio is batch pages/s ÷ one-by-one pages/s.`,
         ...(LARGEST < 1000
           ? [`The largest counter has ${LARGEST} shards, not 1,000: that is core's MAX_SHARDS.`]
           : []),
@@ -87,3 +93,41 @@ export const getCounterScenario: Scenario = {
     };
   },
 };
+
+/** A page of counters read with `getCounters` against one `getCounter` per counter. */
+async function measurePage(
+  ctx: ScenarioContext,
+  service: ShardedCounterService,
+  stores: MeteredStores,
+): Promise<CaseResult[]> {
+  const names = Array.from({ length: PAGE_SIZE }, (_, i) => `${ctx.runId}-page-${i}`);
+  ctx.note(`creating ${PAGE_SIZE} counters`);
+  for (const [i, name] of names.entries()) {
+    await service.createCounter(name, { numShards: PAGE_SHARDS });
+    await incrementPatiently(service, name, i + 1);
+  }
+  await service.getCounters(names); // fills every cached total
+  const rows: CaseResult[] = [];
+  for (const skipCache of [false, true]) {
+    const what = skipCache ? 'store (skipCache)' : 'cache hits';
+    const oneByOne = await ctx.measure({
+      id: `page-each-${skipCache ? 'store' : 'hit'}`,
+      label: `page of ${PAGE_SIZE}, one getCounter each, ${what}`,
+      role: 'baseline',
+      concurrency: 1,
+      meter: stores,
+      op: () => Promise.all(names.map((name) => service.getCounter(name, { skipCache }))),
+    });
+    const batch = await ctx.measure({
+      id: `page-batch-${skipCache ? 'store' : 'hit'}`,
+      label: `page of ${PAGE_SIZE}, getCounters, ${what}`,
+      role: 'subject',
+      concurrency: 1,
+      meter: stores,
+      op: () => service.getCounters(names, { skipCache }),
+    });
+    compareWith(batch, oneByOne);
+    rows.push(oneByOne, batch);
+  }
+  return rows;
+}
