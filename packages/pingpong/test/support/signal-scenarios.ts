@@ -62,6 +62,10 @@ export function signalScenarios(label: string, makeEnvironment: () => Promise<En
         counter.increment(name, 5, { signal: AbortSignal.abort(REASON) }),
       );
       expectAborted(error);
+      // A decrement (its own slot) likewise.
+      expectAborted(
+        await rejection(counter.increment(name, -5, { signal: AbortSignal.abort(REASON) })),
+      );
       expect(env.cache.calls.incr).toBe(0);
 
       const held = holdNextCacheCall(env.cache, 'incr');
@@ -270,6 +274,36 @@ export function signalScenarios(label: string, makeEnvironment: () => Promise<En
       expect(during).toMatchObject({ moved: 0 });
       expect(during.errors.map((e) => e.name).sort()).toEqual([...names].sort());
       expect((await counter.flush({ names })).moved).toBe(4);
+    });
+
+    it('flush: an abort inside a drain transaction, before its commit, moves nothing for that counter', async () => {
+      const counter = env.counter({ registrationDelayMs: 60_000 });
+      const name = fresh('drain');
+      await counter.increment(name, 8);
+      await counter.increment(name, -3);
+      env.clock.closeEpoch();
+      await counter.flush({ names: [] });
+      const commitsBefore = env.store.calls.commit;
+
+      // The flush's first lookup reads the entity; the second is the drain transaction's.
+      const first = env.store.faults.holdNext({ operations: ['lookup'] });
+      const controller = new AbortController();
+      const flushing = counter.flush({ names: [name], signal: controller.signal });
+      await first.reached;
+      const second = env.store.faults.holdNext({ operations: ['lookup'] });
+      first.release();
+      await second.reached;
+      controller.abort(REASON);
+      const report = await flushing;
+      second.release();
+      await second.settled;
+      expectAborted(report.aborted);
+      expect(report).toMatchObject({ moved: 0, flushed: 0 });
+      expect(report.errors).toEqual([{ name, error: report.aborted }]);
+      expect(env.store.calls.commit).toBe(commitsBefore);
+      expect(await counter.get(name)).toMatchObject({ durable: 0, pending: 5 });
+      expect((await counter.flush({ names: [name] })).moved).toBe(5);
+      expect(await counter.get(name)).toMatchObject({ durable: 5, pending: 0 });
     });
 
     it('flush: an abort during a drain commit is ambiguous, and the next flush neither loses nor doubles', async () => {
