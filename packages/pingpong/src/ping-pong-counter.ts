@@ -14,6 +14,7 @@ import {
   type OperationSignal,
   OutOfRangeError,
   type QueryResult,
+  raceSignal,
   readOptions,
   TypedEvents,
 } from '@shardcount/storage';
@@ -514,7 +515,8 @@ export class PingPongCounter {
    * abort's typed error (`OperationAbortedError`, `DeadlineExceededError`), or with an
    * `AmbiguousCommitError` when the abort came while that counter's commit was in flight.
    * Either way the next flush moves exactly what is still missing. A flush queued behind
-   * another of the same instance starts when that one ends (its deadline runs meanwhile).
+   * another of the same instance starts when that one ends; aborted while it waits, it
+   * resolves at once with such a report and makes no call.
    *
    * @param options - `names` restricts the run to those counters (idle ones included);
    *   `signal` and `timeoutMs`
@@ -537,8 +539,15 @@ export class PingPongCounter {
       fields.names === undefined ? undefined : readCounterNames(fields.names, 'options.names');
     assertCallOptions(fields, 'options', context);
     const scope = openScope(fields, this.#options.timeoutMs, context);
-    const run = this.#flushChain.then(() => this.#flushNow(names, scope));
-    this.#flushChain = run.catch(() => undefined);
+    const previous = this.#flushChain;
+    const flushNow = () => this.#flushNow(names, scope);
+    // Queued behind another flush of this instance: an abort meanwhile ends this one at once
+    // (its flushNow sees the signal and makes no call), without overtaking the running one.
+    const run =
+      scope === undefined
+        ? previous.then(flushNow)
+        : raceSignal(previous, scope.signal, context).then(flushNow, flushNow);
+    this.#flushChain = Promise.allSettled([previous, run]);
     let report: FlushReport;
     try {
       report = await run;
@@ -980,7 +989,9 @@ export class PingPongCounter {
     };
     // Registering here too means a flusher process never leaves its own names pending; a
     // failure is retried by the registry and shows up below as per-counter errors anyway.
-    await readWithin(this.#registry.registerPending(), scope, context).catch(() => undefined);
+    if (scope?.signal.aborted !== true) {
+      await readWithin(this.#registry.registerPending(), scope, context).catch(() => undefined);
+    }
     const targets = await this.#flushTargets(names, lastDrainable, errors, scope);
     if (scope?.signal.aborted === true && errors.some((e) => e.error === scope.signal.reason)) {
       aborted = scope.signal.reason as OperationAbortedError | DeadlineExceededError;

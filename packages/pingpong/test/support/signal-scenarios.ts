@@ -306,6 +306,30 @@ export function signalScenarios(label: string, makeEnvironment: () => Promise<En
       expect(await counter.get(name)).toMatchObject({ durable: 5, pending: 0 });
     });
 
+    it('flush: queued behind another flush of the instance, an abort ends it at once without overtaking', async () => {
+      const counter = env.counter({ registrationDelayMs: 60_000 });
+      const name = fresh('queued');
+      await counter.increment(name, 4);
+      env.clock.closeEpoch();
+      await counter.flush({ names: [] });
+      const commit = env.store.faults.holdNext({ operations: ['commit'] });
+      const running = counter.flush({ names: [name] });
+      await commit.reached;
+      const controller = new AbortController();
+      const queued = counter.flush({ names: [name], signal: controller.signal });
+      const callsBefore = env.store.calls;
+      controller.abort(REASON);
+      const report = await queued; // while the first one's commit is still held
+      expectAborted(report.aborted);
+      expect(report.errors).toEqual([{ name, error: report.aborted }]);
+      expect(env.store.calls).toEqual(callsBefore);
+      const third = counter.flush({ names: [name] }); // queued behind the running one
+      commit.release();
+      expect((await running).moved).toBe(4);
+      expect((await third).moved).toBe(0);
+      expect((await counter.get(name)).durable).toBe(4);
+    });
+
     it('flush: an abort during a drain commit is ambiguous, and the next flush neither loses nor doubles', async () => {
       const counter = env.counter({ flushConcurrency: 1, registrationDelayMs: 60_000 });
       const [applied, refused] = [fresh('applied'), fresh('refused')];
