@@ -5,8 +5,10 @@ import {
   assertCallOptions,
   CALL_OPTION_FIELDS,
   DeadlineExceededError,
+  defineKind,
   EVENTS_CHANNEL,
   InvalidArgumentError,
+  MemoryEntityStore,
   OperationAbortedError,
   openOperationSignal,
   raceCommit,
@@ -209,5 +211,80 @@ describe('TypedEvents', () => {
       unsubscribe(EVENTS_CHANNEL, listener);
     }
     expect(published).toEqual([{ package: 'pingpong', event: 'moved', subject: 'a', count: 7 }]);
+  });
+});
+
+describe('one caller signal shared by many calls', () => {
+  async function warningsDuring(work: () => Promise<void>): Promise<string[]> {
+    const warnings: string[] = [];
+    const listener = (warning: Error): void => {
+      warnings.push(`${warning.name}: ${warning.message}`);
+    };
+    process.on('warning', listener);
+    try {
+      await work();
+      // Warnings are emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', listener);
+    }
+    return warnings;
+  }
+
+  it('200 operations on one signal add one native listener, warn nothing, and all end on its abort', async () => {
+    const controller = new AbortController();
+    const warnings = await warningsDuring(async () => {
+      const operations = Array.from(
+        { length: 200 },
+        () => openOperationSignal({ signal: controller.signal }, undefined, context)!,
+      );
+      const raced = operations.map((operation) =>
+        raceSignal(new Promise(() => undefined), operation.signal).catch((e: unknown) => e),
+      );
+      const delays = Array.from({ length: 50 }, () =>
+        abortableDelay(60_000, controller.signal).catch((e: unknown) => e),
+      );
+      controller.abort(new Error('request closed'));
+      for (const error of [...(await Promise.all(raced)), ...(await Promise.all(delays))]) {
+        expect(error).toBeInstanceOf(OperationAbortedError);
+      }
+      for (const operation of operations) operation.dispose();
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it('50 concurrent transactions on one signal warn nothing and all stop at its abort', async () => {
+    const store = new MemoryEntityStore();
+    const Item = defineKind<{ n: number }>('Item');
+    const controller = new AbortController();
+    const warnings = await warningsDuring(async () => {
+      let entered = 0;
+      let allIn!: () => void;
+      const allEntered = new Promise<void>((resolve) => {
+        allIn = resolve;
+      });
+      const runs = Array.from({ length: 50 }, (_, i) =>
+        store
+          .transact(
+            async () => {
+              await store.load(Item.key(`i${i}`));
+              if (++entered === 50) allIn();
+              await new Promise((resolve) => setTimeout(resolve, 60_000).unref());
+              await store.save(Item.key(`i${i}`), { n: i });
+            },
+            { signal: controller.signal },
+          )
+          .catch((e: unknown) => e),
+      );
+      await allEntered;
+      controller.abort();
+      for (const error of await Promise.all(runs)) {
+        expect(error).toBeInstanceOf(OperationAbortedError);
+      }
+    });
+    expect(warnings).toEqual([]);
+    expect(await store.loadMany(Array.from({ length: 50 }, (_, i) => Item.key(`i${i}`)))).toEqual(
+      Array.from({ length: 50 }, () => undefined),
+    );
   });
 });

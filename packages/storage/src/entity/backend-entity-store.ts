@@ -6,6 +6,7 @@ import {
   LimitExceededError,
   ShardcountError,
 } from '../errors/index.js';
+import { onAbort } from '../operation/abort-listeners.js';
 import { assertCallOptions } from '../operation/call-options.js';
 import {
   abortableDelay,
@@ -403,16 +404,17 @@ export class BackendEntityStore implements EntityStore {
 class AttemptAbort {
   readonly #signal: AbortSignal;
   readonly #aborted: Promise<never>;
-  #onAbort: (() => void) | undefined;
+  readonly #stopWaiting: () => void;
 
   constructor(signal: AbortSignal) {
     this.#signal = signal;
+    let abort!: () => void;
     this.#aborted = new Promise<never>((_, reject) => {
-      this.#onAbort = () => reject(ATTEMPT_ABORTED);
+      abort = () => reject(ATTEMPT_ABORTED);
     });
     // Rejected while nothing races it (between work and commit): that is not unhandled.
     this.#aborted.catch(() => undefined);
-    signal.addEventListener('abort', this.#onAbort!, { once: true });
+    this.#stopWaiting = onAbort(signal, abort);
   }
 
   /** `promise`, or the abort error as soon as the signal aborts. */
@@ -438,8 +440,7 @@ class AttemptAbort {
   }
 
   dispose(): void {
-    if (this.#onAbort !== undefined) this.#signal.removeEventListener('abort', this.#onAbort);
-    this.#onAbort = undefined;
+    this.#stopWaiting();
   }
 }
 

@@ -1,3 +1,4 @@
+export { onAbort } from './abort-listeners.js';
 export { assertCallOptions, CALL_OPTION_FIELDS, type CallOptions } from './call-options.js';
 export {
   abortableDelay,

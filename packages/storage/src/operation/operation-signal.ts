@@ -2,6 +2,7 @@ import { AmbiguousCommitError } from '../errors/ambiguous-commit-error.js';
 import { DeadlineExceededError } from '../errors/deadline-exceeded-error.js';
 import { OperationAbortedError } from '../errors/operation-aborted-error.js';
 import type { ErrorContext } from '../errors/shardcount-error.js';
+import { onAbort } from './abort-listeners.js';
 import type { CallOptions } from './call-options.js';
 
 /**
@@ -40,23 +41,22 @@ export function openOperationSignal(
 
 class CombinedSignal implements OperationSignal {
   readonly #controller = new AbortController();
-  readonly #callerSignal: AbortSignal | undefined;
   #timer: NodeJS.Timeout | undefined;
-  readonly #onCallerAbort: (() => void) | undefined;
+  #stopWaitingForCaller: (() => void) | undefined;
 
   constructor(
     callerSignal: AbortSignal | undefined,
     timeoutMs: number | undefined,
     context: ErrorContext,
   ) {
-    this.#callerSignal = callerSignal;
     if (callerSignal !== undefined) {
       if (callerSignal.aborted) {
         this.#controller.abort(abortedError(callerSignal.reason, context));
         return;
       }
-      this.#onCallerAbort = () => this.#end(abortedError(callerSignal.reason, context));
-      callerSignal.addEventListener('abort', this.#onCallerAbort, { once: true });
+      this.#stopWaitingForCaller = onAbort(callerSignal, () =>
+        this.#end(abortedError(callerSignal.reason, context)),
+      );
     }
     if (timeoutMs !== undefined) {
       this.#timer = setTimeout(() => this.#end(deadlineError(timeoutMs, context)), timeoutMs);
@@ -76,9 +76,8 @@ class CombinedSignal implements OperationSignal {
   dispose(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#onCallerAbort !== undefined) {
-      this.#callerSignal?.removeEventListener('abort', this.#onCallerAbort);
-    }
+    this.#stopWaitingForCaller?.();
+    this.#stopWaitingForCaller = undefined;
   }
 
   #end(reason: Error): void {
@@ -172,18 +171,17 @@ function race<T>(promise: Promise<T>, signal: AbortSignal, failure: () => Error)
     return Promise.reject(failure());
   }
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => {
+    const stopWaiting = onAbort(signal, () => {
       promise.catch(() => undefined);
       reject(failure());
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
+    });
     promise.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        stopWaiting();
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        stopWaiting();
         reject(error);
       },
     );
@@ -203,14 +201,13 @@ export function abortableDelay(
   if (signal === undefined) return new Promise((resolve) => setTimeout(resolve, ms));
   if (signal.aborted) return Promise.reject(abortError(signal, context));
   return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortError(signal, context));
-    };
     const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
+      stopWaiting();
       resolve();
     }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
+    const stopWaiting = onAbort(signal, () => {
+      clearTimeout(timer);
+      reject(abortError(signal, context));
+    });
   });
 }
