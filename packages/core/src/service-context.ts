@@ -225,6 +225,18 @@ export class ServiceContext {
     options: { readonly joined?: boolean; readonly onContention?: () => void },
   ): Promise<R> {
     if (signal.aborted) return Promise.reject(signal.reason);
+    if (options.joined !== true) {
+      // The store watches the signal itself (TransactOptions.signal): the work's reads, the
+      // backoff and the commit stop at it. The work checks it when it starts and when it
+      // ends, so an attempt whose signal ended can never reach its commit.
+      const checked: TransactionWork<R> = async (info) => {
+        if (signal.aborted) throw signal.reason;
+        const result = await work(info);
+        if (signal.aborted) throw signal.reason;
+        return result;
+      };
+      return this.#transact(name, operation, checked, { ...options, signal });
+    }
     let phase: 'work' | 'commit' | 'backoff' | 'committed' = 'work';
     const guarded: TransactionWork<R> = async (info) => {
       if (signal.aborted) throw signal.reason;
