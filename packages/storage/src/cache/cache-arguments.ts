@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors/index.js';
+import { assertCallOptions } from '../operation/call-options.js';
 import { assertArray, assertInteger, assertString, invalidArgument } from '../validation/assert.js';
 import { describeValue } from '../validation/describe-value.js';
 import { readOptions } from '../validation/options.js';
@@ -39,9 +40,11 @@ export function assertTtl(ttlSeconds: unknown, argument = 'options.ttlSeconds'):
   assertInteger(ttlSeconds, argument, { min: 0 });
 }
 
+const NON_NEGATIVE = { min: 0 } as const;
+
 /** Throws unless `delta` is a non-negative safe integer. */
 export function assertDelta(delta: unknown, name = 'delta'): asserts delta is number {
-  assertInteger(delta, name, { min: 0 });
+  assertInteger(delta, name, NON_NEGATIVE);
 }
 
 /** Throws unless `cas` is a token string (as `gets` returns); a string `gets` never returned just never matches. */
@@ -55,6 +58,8 @@ export function assertCasToken(cas: unknown, key: string): asserts cas is CasTok
 export interface CheckedWriteOptions {
   /** Absent or a whole number of seconds. */
   readonly ttlSeconds: number | undefined;
+  /** The call's signal, if any. */
+  readonly signal: AbortSignal | undefined;
 }
 
 /** The checked options of `incr`/`decr`. */
@@ -63,22 +68,72 @@ export interface CheckedCounterOptions extends CheckedWriteOptions {
   readonly initial: number | undefined;
 }
 
-/** Reads and checks the options of a cache write; unknown fields are refused. */
-export function checkWriteOptions(options: unknown): CheckedWriteOptions {
-  const fields = readOptions(options, 'options', ['ttlSeconds']);
-  assertTtl(fields.ttlSeconds);
-  return { ttlSeconds: fields.ttlSeconds as number | undefined };
+const NO_COUNTER_OPTIONS: CheckedCounterOptions = Object.freeze({
+  ttlSeconds: undefined,
+  signal: undefined,
+  initial: undefined,
+});
+
+/**
+ * Reads and checks the options of a call that takes only a `signal` (`get`, `getMany`,
+ * `gets`, `delete`); unknown fields are refused. Returns the signal.
+ */
+export function checkCallOptions(options: unknown): AbortSignal | undefined {
+  const fields = readOptions(options, 'options', ['signal']);
+  assertCallOptions(fields, 'options');
+  return fields.signal;
 }
 
-/** Reads and checks the options of `incr`/`decr`; unknown fields are refused. */
+/** Reads and checks the options of a cache write; unknown fields are refused. */
+export function checkWriteOptions(options: unknown): CheckedWriteOptions {
+  if (options === undefined) return NO_COUNTER_OPTIONS;
+  const fields = readOptions(options, 'options', ['ttlSeconds', 'signal']);
+  const ttlSeconds = fields.ttlSeconds;
+  assertTtl(ttlSeconds);
+  assertCallOptions(fields, 'options');
+  return { ttlSeconds: ttlSeconds as number | undefined, signal: fields.signal };
+}
+
+/** The last frozen counter options object checked, and what it held: see below. */
+let lastFrozenCounterOptions: object | undefined;
+let lastCheckedCounterOptions: CheckedCounterOptions = NO_COUNTER_OPTIONS;
+
+/**
+ * Reads and checks the options of `incr`/`decr`; unknown fields are refused.
+ *
+ * A caller that passes the same frozen options object on every call (pingpong's slot
+ * options) has it checked once: a frozen plain object of data properties cannot change, so
+ * the last one checked is remembered and recognised by identity, sparing the hot path of
+ * counters the options walk.
+ */
 export function checkCounterOptions(options: unknown): CheckedCounterOptions {
-  const fields = readOptions(options, 'options', ['ttlSeconds', 'initial']);
-  assertTtl(fields.ttlSeconds);
-  if (fields.initial !== undefined) assertDelta(fields.initial, 'options.initial');
-  return {
-    ttlSeconds: fields.ttlSeconds as number | undefined,
-    initial: fields.initial as number | undefined,
+  if (options === undefined) return NO_COUNTER_OPTIONS;
+  if (options === lastFrozenCounterOptions) return lastCheckedCounterOptions;
+  const fields = readOptions(options, 'options', ['ttlSeconds', 'initial', 'signal']);
+  const { ttlSeconds, initial } = fields;
+  assertTtl(ttlSeconds);
+  if (initial !== undefined) assertDelta(initial, 'options.initial');
+  assertCallOptions(fields, 'options');
+  const checked: CheckedCounterOptions = {
+    ttlSeconds: ttlSeconds as number | undefined,
+    initial: initial as number | undefined,
+    signal: fields.signal,
   };
+  if (isImmutable(options as object)) {
+    lastFrozenCounterOptions = options as object;
+    lastCheckedCounterOptions = checked;
+  }
+  return checked;
+}
+
+/** Whether `value` can never read differently: frozen, plain, data properties only. */
+function isImmutable(value: object): boolean {
+  if (!Object.isFrozen(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  return Object.values(Object.getOwnPropertyDescriptors(value)).every(
+    (descriptor) => 'value' in descriptor,
+  );
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { StoreCallOptions } from '../entity/entity-store.js';
+
 /**
  * A value the cache holds: an integer or any JSON-serialisable data. Values are stored as
  * JSON text, so a non-negative integer is stored as its decimal digits and works with
@@ -22,8 +24,13 @@ export type CasToken = string & {
   readonly [casBrand]: true;
 };
 
-/** Options of the cache writes. */
-export interface CacheWriteOptions {
+/**
+ * Options of the cache writes. `signal` gives up on the call: already aborted, nothing is
+ * sent and the call rejects with the abort error (see {@link StoreCallOptions}); aborting
+ * while the write is in flight rejects with `AmbiguousCommitError` (cause: the abort error),
+ * since the server may still apply it.
+ */
+export interface CacheWriteOptions extends StoreCallOptions {
   /**
    * Time to live in whole seconds, from 0 to `Number.MAX_SAFE_INTEGER`; `0` or absent means
    * no expiry (the entry may still be evicted). Values over 30 days are sent to memcached as absolute times, as it requires.
@@ -61,14 +68,31 @@ export interface CasEntry<V extends CacheValue = CacheValue> {
  * options that are not an object or have a field their type does not declare, a CAS token
  * that is not a string) fail with `InvalidArgumentError` naming the argument
  * (`context.argument`) before any I/O; so does every call after `close()`.
+ *
+ * Every call takes a `signal` (trailing {@link StoreCallOptions}, or the field of its
+ * options): aborted before the call, it rejects at once with the abort error
+ * (`OperationAbortedError`, the signal's reason as `cause`, or the reason itself when it is
+ * an `OperationAbortedError`/`DeadlineExceededError`) and sends nothing; aborting while a
+ * read is in flight rejects at once with the same error, while a write is in flight with
+ * `AmbiguousCommitError`. The server's late answer is read and dropped, so the connection
+ * stays usable. Without a signal a call pays nothing for it.
  */
 export interface CacheStore {
   /** Reads a value; `undefined` when missing or expired. */
-  get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined>;
+  get<V extends CacheValue = CacheValue>(
+    key: string,
+    options?: StoreCallOptions,
+  ): Promise<V | undefined>;
   /** Reads many values in one round trip; the map holds only the keys found. */
-  getMany<V extends CacheValue = CacheValue>(keys: readonly string[]): Promise<Map<string, V>>;
+  getMany<V extends CacheValue = CacheValue>(
+    keys: readonly string[],
+    options?: StoreCallOptions,
+  ): Promise<Map<string, V>>;
   /** Reads a value with its compare-and-set token; `undefined` when missing. */
-  gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined>;
+  gets<V extends CacheValue = CacheValue>(
+    key: string,
+    options?: StoreCallOptions,
+  ): Promise<CasEntry<V> | undefined>;
   /**
    * Writes `value` only if the entry still has the version `cas` names. Returns `false`
    * (writing nothing) when someone wrote or deleted it since, or it expired.
@@ -92,7 +116,7 @@ export interface CacheStore {
    */
   decr(key: string, delta: number, options?: CacheCounterOptions): Promise<number | undefined>;
   /** Removes a key; returns whether it existed. */
-  delete(key: string): Promise<boolean>;
+  delete(key: string, options?: StoreCallOptions): Promise<boolean>;
   /** Releases connections and timers; the store cannot be used afterwards. */
   close(): Promise<void>;
 }

@@ -1,12 +1,14 @@
 import memjs from 'memjs';
+import type { StoreCallOptions } from '../entity/entity-store.js';
 import { CacheUnavailableError, InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
+import { abortError, raceSignal } from '../operation/index.js';
 import { assertObject, assertTimerMs, invalidArgument } from '../validation/assert.js';
 import { readOptions } from '../validation/options.js';
 import {
-  assertCacheKey,
   assertCacheKeys,
   assertCasToken,
   assertDelta,
+  checkCallOptions,
   checkCounterOptions,
   checkWriteOptions,
   decodeCacheValue,
@@ -20,6 +22,15 @@ import type {
   CasEntry,
   CasToken,
 } from './cache-store.js';
+import {
+  type Admission,
+  type Decode,
+  MemcachedCall,
+  type MemcachedCallOwner,
+  type MemcachedOperation,
+  type RoutedServer,
+} from './memcached-call.js';
+import { DeadlineSweep } from './memcached-deadlines.js';
 import { toMemcachedKey } from './memcached-key.js';
 import {
   buildCounterRequest,
@@ -100,8 +111,6 @@ export const DEFAULT_MEMCACHED_FAIL_FAST_MS = 1000;
 const EMPTY = Buffer.alloc(0);
 const silentLogger = { log(): void {} };
 
-type Operation = 'get' | 'getMany' | 'gets' | 'cas' | 'add' | 'set' | 'incr' | 'decr' | 'delete';
-
 /** A server whose last call failed (timeout or connection failure). */
 interface ServerFailure {
   /** When it failed, on the `performance.now()` clock, in milliseconds. */
@@ -111,12 +120,6 @@ interface ServerFailure {
   /** Whether a probe call to it is in flight. */
   probing: boolean;
 }
-
-/** The server memjs routes a key to; none when every server is marked down by memjs's failover. */
-type RoutedServer = memjs.Server | null | undefined;
-
-/** How a call may reach a server: as usual, or as the probe that ends a fail-fast window. */
-type Admission = 'healthy' | 'probe';
 
 /**
  * The {@link CacheStore} over memcached, speaking the binary protocol through memjs.
@@ -162,6 +165,8 @@ export class MemcachedCacheStore implements CacheStore {
   readonly #failures = new Map<memjs.Server, ServerFailure>();
   /** Deadlines of the calls in flight, swept by one timer instead of a timer per call. */
   readonly #deadlines = new DeadlineSweep();
+  /** What the calls in flight need of this store. */
+  readonly #owner: MemcachedCallOwner;
   #closed = false;
 
   /**
@@ -214,6 +219,11 @@ export class MemcachedCacheStore implements CacheStore {
       });
     }
     for (const server of this.#client.servers) guardMemjsServer(server);
+    this.#owner = {
+      timeoutMs,
+      deadlines: this.#deadlines,
+      settled: (server, admission, error) => this.#settled(server, admission, error),
+    };
   }
 
   /** The timeout every call is bounded by, in milliseconds. */
@@ -226,134 +236,132 @@ export class MemcachedCacheStore implements CacheStore {
     return this.#failFastMs;
   }
 
-  async get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined> {
-    assertCacheKey(key);
-    this.#assertOpen();
-    const response = await this.#request('get', key, Opcode.get, EMPTY, EMPTY);
-    return this.#readValue<V>('get', key, response);
+  // Each verb validates, then sends, inside one try: whatever is wrong (an argument, a closed
+  // store, a server in its fail-fast window) comes back as a rejected promise, never a throw.
+  // None is `async`: the result is decoded in memjs's callback and the call's own promise is
+  // returned, so a call costs one promise (the hot path of counters and version checks).
+
+  get<V extends CacheValue = CacheValue>(
+    key: string,
+    options?: StoreCallOptions,
+  ): Promise<V | undefined> {
+    try {
+      const memcachedKey = toMemcachedKey(key);
+      const signal = options === undefined ? undefined : checkCallOptions(options);
+      this.#assertOpen();
+      const seq = this.#nextSeq();
+      const request = buildRequest(Opcode.get, memcachedKey, EMPTY, EMPTY, seq);
+      return this.#send('get', key, memcachedKey, request, seq, decodeValue<V>, signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  async getMany<V extends CacheValue = CacheValue>(
+  getMany<V extends CacheValue = CacheValue>(
     keys: readonly string[],
+    options?: StoreCallOptions,
   ): Promise<Map<string, V>> {
-    assertCacheKeys(keys);
-    this.#assertOpen();
-    const unique = [...new Set(keys)];
-    // One answer missing fails the whole call, so a key whose server is in its fail-fast
-    // window fails it before anything is sent; a server past its window is probed with all
-    // of its keys.
-    const routes = unique.map((key) => this.#client.server(toMemcachedKey(key)));
-    const firstKeys = new Map<RoutedServer, string>();
-    unique.forEach((key, i) => {
-      if (!firstKeys.has(routes[i])) firstKeys.set(routes[i], key);
-    });
-    for (const [server, key] of firstKeys) this.#failFast('getMany', key, server);
-    const admissions = new Map<RoutedServer, Admission>();
-    for (const [server, key] of firstKeys) {
-      admissions.set(server, this.#admit('getMany', key, server));
+    try {
+      assertCacheKeys(keys);
+      const signal = options === undefined ? undefined : checkCallOptions(options);
+      this.#assertOpen();
+      if (signal?.aborted === true) throw abortError(signal, { operation: 'getMany' });
+      const read = this.#getMany<V>(keys);
+      // One listener for the whole batch; the answers still come and are dropped.
+      return signal === undefined ? read : raceSignal(read, signal, { operation: 'getMany' });
+    } catch (error) {
+      return Promise.reject(error);
     }
-    // Requests go out back to back on each server's connection (pipelined), answers are
-    // matched by their opaque sequence number.
-    const responses = await Promise.all(
-      unique.map((key, i) => {
-        const admission = admissions.get(routes[i]) ?? 'healthy';
-        return this.#request('getMany', key, Opcode.get, EMPTY, EMPTY, undefined, admission);
-      }),
-    );
-    const found = new Map<string, V>();
-    unique.forEach((key, i) => {
-      const value = this.#readValue<V>('getMany', key, responses[i]!);
-      if (value !== undefined) found.set(key, value);
-    });
-    return found;
   }
 
-  async gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined> {
-    assertCacheKey(key);
-    this.#assertOpen();
-    const response = await this.#request('gets', key, Opcode.get, EMPTY, EMPTY);
-    const value = this.#readValue<V>('gets', key, response);
-    if (value === undefined) return undefined;
-    const cas = readCas(response);
-    if (cas === 0n) {
-      // CAS 0 means "no check" on writes: a token of 0 would make cas() a blind set.
-      throw new CacheUnavailableError(
-        'memcached answered without a CAS value: it runs with CAS disabled (-C), so gets/cas cannot work.',
-        { context: { operation: 'gets', key } },
-      );
+  gets<V extends CacheValue = CacheValue>(
+    key: string,
+    options?: StoreCallOptions,
+  ): Promise<CasEntry<V> | undefined> {
+    try {
+      const memcachedKey = toMemcachedKey(key);
+      const signal = options === undefined ? undefined : checkCallOptions(options);
+      this.#assertOpen();
+      const seq = this.#nextSeq();
+      const request = buildRequest(Opcode.get, memcachedKey, EMPTY, EMPTY, seq);
+      return this.#send('gets', key, memcachedKey, request, seq, decodeCasEntry<V>, signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return { value, cas: cas.toString() as CasToken };
   }
 
-  async cas(
+  cas(
     key: string,
     value: CacheValue,
     cas: CasToken,
-    options: CacheWriteOptions = {},
+    options?: CacheWriteOptions,
   ): Promise<boolean> {
-    const { body, ttlSeconds } = this.#checkWrite(key, value, options);
-    assertCasToken(cas, key);
-    this.#assertOpen();
-    const version = parseCas(cas);
-    // A token gets never returns names no version, so it can never match.
-    if (version === undefined) return false;
-    const extras = storageExtras(toExpiration(ttlSeconds));
-    const response = await this.#request('cas', key, Opcode.set, extras, body, version);
-    switch (response.header.status) {
-      case Status.ok:
-        return true;
-      case Status.keyExists:
-      case Status.keyNotFound:
-      case Status.itemNotStored:
-        return false;
-      default:
-        throw statusError('cas', key, response);
+    try {
+      const memcachedKey = toMemcachedKey(key);
+      const { ttlSeconds, signal } = checkWriteOptions(options);
+      const body = encodeBody(key, value);
+      assertCasToken(cas, key);
+      this.#assertOpen();
+      const version = parseCas(cas);
+      // A token gets never returns names no version, so it can never match.
+      if (version === undefined) return Promise.resolve(false);
+      const seq = this.#nextSeq();
+      const extras = storageExtras(toExpiration(ttlSeconds));
+      const request = buildRequest(Opcode.set, memcachedKey, extras, body, seq, version);
+      return this.#send('cas', key, memcachedKey, request, seq, decodeCas, signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
-  async add(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<boolean> {
-    const { body, ttlSeconds } = this.#checkWrite(key, value, options);
-    this.#assertOpen();
-    const extras = storageExtras(toExpiration(ttlSeconds));
-    const response = await this.#request('add', key, Opcode.add, extras, body);
-    switch (response.header.status) {
-      case Status.ok:
-        return true;
-      case Status.keyExists:
-      case Status.itemNotStored:
-        return false;
-      default:
-        throw statusError('add', key, response);
+  add(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<boolean> {
+    try {
+      const memcachedKey = toMemcachedKey(key);
+      const { ttlSeconds, signal } = checkWriteOptions(options);
+      const body = encodeBody(key, value);
+      this.#assertOpen();
+      const seq = this.#nextSeq();
+      const extras = storageExtras(toExpiration(ttlSeconds));
+      const request = buildRequest(Opcode.add, memcachedKey, extras, body, seq);
+      return this.#send('add', key, memcachedKey, request, seq, decodeAdd, signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
-  async set(key: string, value: CacheValue, options: CacheWriteOptions = {}): Promise<void> {
-    const { body, ttlSeconds } = this.#checkWrite(key, value, options);
-    this.#assertOpen();
-    const extras = storageExtras(toExpiration(ttlSeconds));
-    const response = await this.#request('set', key, Opcode.set, extras, body);
-    if (response.header.status !== Status.ok) throw statusError('set', key, response);
+  set(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<void> {
+    try {
+      const memcachedKey = toMemcachedKey(key);
+      const { ttlSeconds, signal } = checkWriteOptions(options);
+      const body = encodeBody(key, value);
+      this.#assertOpen();
+      const seq = this.#nextSeq();
+      const extras = storageExtras(toExpiration(ttlSeconds));
+      const request = buildRequest(Opcode.set, memcachedKey, extras, body, seq);
+      return this.#send('set', key, memcachedKey, request, seq, decodeSet, signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
-  incr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
+  incr(key: string, delta: number, options?: CacheCounterOptions): Promise<number | undefined> {
     return this.#count('incr', key, delta, options);
   }
 
-  decr(key: string, delta: number, options: CacheCounterOptions = {}): Promise<number | undefined> {
+  decr(key: string, delta: number, options?: CacheCounterOptions): Promise<number | undefined> {
     return this.#count('decr', key, delta, options);
   }
 
-  async delete(key: string): Promise<boolean> {
-    assertCacheKey(key);
-    this.#assertOpen();
-    const response = await this.#request('delete', key, Opcode.delete, EMPTY, EMPTY);
-    switch (response.header.status) {
-      case Status.ok:
-        return true;
-      case Status.keyNotFound:
-        return false;
-      default:
-        throw statusError('delete', key, response);
+  delete(key: string, options?: StoreCallOptions): Promise<boolean> {
+    try {
+      const memcachedKey = toMemcachedKey(key);
+      const signal = options === undefined ? undefined : checkCallOptions(options);
+      this.#assertOpen();
+      const seq = this.#nextSeq();
+      const request = buildRequest(Opcode.delete, memcachedKey, EMPTY, EMPTY, seq);
+      return this.#send('delete', key, memcachedKey, request, seq, decodeDelete, signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
   }
 
@@ -371,34 +379,99 @@ export class MemcachedCacheStore implements CacheStore {
     }
   }
 
-  async #count(
+  async #getMany<V extends CacheValue>(keys: readonly string[]): Promise<Map<string, V>> {
+    const unique = [...new Set(keys)];
+    const memcachedKeys = unique.map(toMemcachedKey);
+    // One answer missing fails the whole call, so a key whose server is in its fail-fast
+    // window fails it before anything is sent; a server past its window is probed with all
+    // of its keys.
+    const routes = memcachedKeys.map((memcachedKey) => this.#client.server(memcachedKey));
+    const admissions = new Map<RoutedServer, Admission>();
+    if (this.#failures.size > 0) {
+      const firstKeys = new Map<RoutedServer, string>();
+      unique.forEach((key, i) => {
+        if (!firstKeys.has(routes[i])) firstKeys.set(routes[i], key);
+      });
+      for (const [server, key] of firstKeys) this.#failFast('getMany', key, server);
+      for (const [server, key] of firstKeys) {
+        admissions.set(server, this.#admit('getMany', key, server));
+      }
+    }
+    // Requests go out back to back on each server's connection (pipelined), answers are
+    // matched by their opaque sequence number.
+    const values = await Promise.all(
+      unique.map((key, i) => {
+        const memcachedKey = memcachedKeys[i] as string;
+        const seq = this.#nextSeq();
+        const request = buildRequest(Opcode.get, memcachedKey, EMPTY, EMPTY, seq);
+        const admission = admissions.get(routes[i]) ?? 'healthy';
+        const decode = decodeValue<V>;
+        return this.#send('getMany', key, memcachedKey, request, seq, decode, undefined, admission);
+      }),
+    );
+    const found = new Map<string, V>();
+    unique.forEach((key, i) => {
+      const value = values[i];
+      if (value !== undefined) found.set(key, value);
+    });
+    return found;
+  }
+
+  #count(
     operation: 'incr' | 'decr',
     key: string,
     delta: number,
-    options: CacheCounterOptions,
+    options: CacheCounterOptions | undefined,
   ): Promise<number | undefined> {
-    assertCacheKey(key);
-    assertDelta(delta);
-    const checked = checkCounterOptions(options);
-    const { initial } = checked;
-    this.#assertOpen();
-
-    // memcached stores `initial` as it is when the key is missing: send the value the
-    // contract wants the new counter to hold, unless that is not a safe integer.
-    let created: number | undefined;
-    if (initial !== undefined) {
-      created = operation === 'incr' ? initial + delta : Math.max(initial - delta, 0);
+    try {
+      const memcachedKey = toMemcachedKey(key);
+      assertDelta(delta);
+      const { initial, ttlSeconds, signal } = checkCounterOptions(options);
+      this.#assertOpen();
+      // memcached stores `initial` as it is when the key is missing: send the value the
+      // contract wants the new counter to hold, unless that is not a safe integer.
+      let created: number | undefined;
+      if (initial !== undefined) {
+        created = operation === 'incr' ? initial + delta : Math.max(initial - delta, 0);
+      }
+      const canCreate = created !== undefined && Number.isSafeInteger(created);
+      const expiration = canCreate ? toExpiration(ttlSeconds) : NO_CREATE_EXPIRATION;
+      const opcode = operation === 'incr' ? Opcode.increment : Opcode.decrement;
+      const seq = this.#nextSeq();
+      const request = buildCounterRequest(
+        opcode,
+        memcachedKey,
+        delta,
+        canCreate ? (created as number) : 0,
+        expiration,
+        seq,
+      );
+      const decode = (response: MemcachedResponse): number | undefined | Promise<never> => {
+        // The hot path: answered, and the value is a safe integer.
+        if (response.header.status === Status.ok) {
+          const safe = readSafeCounter(response);
+          if (safe !== undefined) return safe;
+        }
+        return this.#counterAnswer(operation, key, delta, initial, created, response);
+      };
+      return this.#send(operation, key, memcachedKey, request, seq, decode, signal);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const canCreate = created !== undefined && Number.isSafeInteger(created);
-    const expiration = canCreate ? toExpiration(checked.ttlSeconds) : NO_CREATE_EXPIRATION;
-    const opcode = operation === 'incr' ? Opcode.increment : Opcode.decrement;
-    const initialValue = canCreate ? (created as number) : 0;
-    const response = await this.#send(operation, key, undefined, (memcachedKey, seq) =>
-      buildCounterRequest(opcode, memcachedKey, delta, initialValue, expiration, seq),
-    );
+  }
+
+  /** Every answer of `incr`/`decr` but a safe new value: missing key, refusals, overflow. */
+  #counterAnswer(
+    operation: 'incr' | 'decr',
+    key: string,
+    delta: number,
+    initial: number | undefined,
+    created: number | undefined,
+    response: MemcachedResponse,
+  ): undefined | Promise<never> {
     switch (response.header.status) {
       case Status.ok:
-        break;
+        return this.#undoOverflow(operation, key, delta, readCounter(response));
       case Status.keyNotFound:
         if (created === undefined) return undefined;
         throw new OutOfRangeError(
@@ -413,12 +486,19 @@ export class MemcachedCacheStore implements CacheStore {
       default:
         throw statusError(operation, key, response);
     }
-    const safe = readSafeCounter(response);
-    if (safe !== undefined) return safe;
-    const value = readCounter(response);
+  }
 
-    // The server has applied it; undo it (increments wrap modulo 2^64, so adding the
-    // inverse restores the old value even when other calls ran in between).
+  /**
+   * A counter went past `Number.MAX_SAFE_INTEGER` (memcached computed `value`): the server
+   * has applied it, so undo it (increments wrap modulo 2^64, so adding the inverse restores
+   * the old value even when other calls ran in between) and fail with `OutOfRangeError`.
+   */
+  async #undoOverflow(
+    operation: 'incr' | 'decr',
+    key: string,
+    delta: number,
+    value: bigint,
+  ): Promise<never> {
     const undo =
       operation === 'incr'
         ? counterExtras(incrementInverse(BigInt(delta)), 0n, NO_CREATE_EXPIRATION)
@@ -426,7 +506,10 @@ export class MemcachedCacheStore implements CacheStore {
     let undoError: unknown;
     if (delta !== 0) {
       try {
-        const undone = await this.#request(operation, key, Opcode.increment, undo, EMPTY);
+        const memcachedKey = toMemcachedKey(key);
+        const seq = this.#nextSeq();
+        const request = buildRequest(Opcode.increment, memcachedKey, undo, EMPTY, seq);
+        const undone = await this.#send(operation, key, memcachedKey, request, seq, identity);
         if (undone.header.status !== Status.ok) undoError = statusError(operation, key, undone);
       } catch (error) {
         undoError = error;
@@ -447,41 +530,22 @@ export class MemcachedCacheStore implements CacheStore {
     );
   }
 
-  /** Validates a write's arguments before any I/O and returns the value's bytes. */
-  #checkWrite(
-    key: string,
-    value: CacheValue,
-    options: CacheWriteOptions,
-  ): { readonly body: Buffer; readonly ttlSeconds: number | undefined } {
-    assertCacheKey(key);
-    const { ttlSeconds } = checkWriteOptions(options);
-    return { body: Buffer.from(encodeCacheValue(key, value), 'utf8'), ttlSeconds };
-  }
-
   #assertOpen(): void {
     if (this.#closed) throw new InvalidArgumentError('This MemcachedCacheStore has been closed.');
   }
 
-  #readValue<V extends CacheValue>(
-    operation: Operation,
-    key: string,
-    response: MemcachedResponse,
-  ): V | undefined {
-    switch (response.header.status) {
-      case Status.ok:
-        return decodeCacheValue(response.val.toString('utf8')) as V;
-      case Status.keyNotFound:
-        return undefined;
-      default:
-        throw statusError(operation, key, response);
-    }
+  /** The opaque number of the next request (memjs's sequence, shared with its own calls). */
+  #nextSeq(): number {
+    const client = this.#client;
+    client.incrSeq();
+    return client.seq;
   }
 
   /**
    * Throws the fail-fast `CacheUnavailableError` when `server` is in its fail-fast window or
    * is being probed; changes nothing.
    */
-  #failFast(operation: Operation, key: string, server: RoutedServer): void {
+  #failFast(operation: MemcachedOperation, key: string, server: RoutedServer): void {
     const failure = server ? this.#failures.get(server) : undefined;
     if (failure === undefined || !server) return;
     const sinceMs = performance.now() - failure.atMs;
@@ -510,7 +574,9 @@ export class MemcachedCacheStore implements CacheStore {
    * Lets a call reach `server`: throws as {@link #failFast} does, else tells whether the call
    * is the probe that ends the server's fail-fast window (and marks the probe in flight).
    */
-  #admit(operation: Operation, key: string, server: RoutedServer): Admission {
+  #admit(operation: MemcachedOperation, key: string, server: RoutedServer): Admission {
+    // Every server healthy: the common case, one size check.
+    if (this.#failures.size === 0) return 'healthy';
     this.#failFast(operation, key, server);
     const failure = server ? this.#failures.get(server) : undefined;
     if (failure === undefined) return 'healthy';
@@ -535,185 +601,130 @@ export class MemcachedCacheStore implements CacheStore {
     if (admission === 'probe') failure.probing = false;
   }
 
-  /** Sends one request built from its parts; see {@link MemcachedCacheStore.#send}. */
-  #request(
-    operation: Operation,
-    key: string,
-    opcode: number,
-    extras: Buffer,
-    value: Buffer,
-    cas?: bigint,
-    admission?: Admission,
-  ): Promise<MemcachedResponse> {
-    return this.#send(operation, key, admission, (memcachedKey, seq) =>
-      buildRequest(opcode, memcachedKey, extras, value, seq, cas),
-    );
-  }
-
   /**
-   * Sends one request for the caller's `key` through memjs's `perform` and resolves with the
-   * response, whatever its status. Rejects with `CacheUnavailableError` when the connection
-   * fails or no answer comes within the timeout (a late answer is dropped), and at once,
-   * sending nothing, when the key's server is in its fail-fast window. `admission` is given
-   * when the caller has already admitted the call (`getMany`). The timeout is a deadline in
-   * the store's {@link DeadlineSweep}, not a timer per call: on the hot path a call costs a
-   * `performance.now()` and an array push, and one timer serves every call in flight.
+   * Sends `request` (opaque `seq`) for the caller's `key` through memjs's `perform` and
+   * settles with `decode` of the response. Rejects with `CacheUnavailableError` when the
+   * connection fails or no answer comes within the timeout (a late answer is dropped), and
+   * at once, sending nothing, when the key's server is in its fail-fast window or `signal`
+   * has aborted; a `signal` aborting later abandons the call (see {@link MemcachedCall}).
+   * `admission` is given when the caller has already admitted the call (`getMany`). The
+   * timeout is a deadline in the store's {@link DeadlineSweep}, not a timer per call: on the
+   * hot path a call costs a `performance.now()` and an array push, and one timer serves
+   * every call in flight. Throws (the verbs turn it into a rejection) what fails before sending.
    */
-  #send(
-    operation: Operation,
+  #send<R>(
+    operation: MemcachedOperation,
     key: string,
-    admission: Admission | undefined,
-    build: (memcachedKey: string, seq: number) => Buffer,
-  ): Promise<MemcachedResponse> {
+    memcachedKey: string,
+    request: Buffer,
+    seq: number,
+    decode: Decode<R>,
+    signal?: AbortSignal,
+    admission?: Admission,
+  ): Promise<R> {
+    if (signal?.aborted === true) throw abortError(signal, { operation, key });
     const client = this.#client;
-    const memcachedKey = toMemcachedKey(key);
     const server = client.server(memcachedKey);
     const admitted = admission ?? this.#admit(operation, key, server);
-    const timeoutMs = this.#timeoutMs;
-    const deadlines = this.#deadlines;
-    return new Promise<MemcachedResponse>((resolve, reject) => {
-      const call: TimedCall = {
-        deadline: performance.now() + timeoutMs,
-        settled: false,
-        expire: () => {
-          const error = new CacheUnavailableError(
-            `memcached did not answer ${operation} within ${timeoutMs} ms.`,
-            { context: { operation, key } },
-          );
-          this.#settled(server, admitted, error);
-          // The connection may be dead without memjs noticing (no FIN, a half-read answer):
-          // drop it so the next call reconnects instead of waiting on it too.
-          if (server) {
-            destroyServerSockets(
-              server,
-              new Error(`connection dropped after a ${operation} call timed out`),
-            );
-          }
-          reject(error);
-        },
-      };
-      // memjs's callback; also called with the error when sending throws.
-      const settle = (error: Error | null, response?: MemcachedResponse | null): void => {
-        if (call.settled) return;
-        deadlines.done(call);
-        if (error !== null || response === null || response === undefined) {
-          const failure = new CacheUnavailableError(
-            `memcached ${operation} failed: ${error?.message ?? 'no response'}`,
-            { context: { operation, key }, cause: error },
-          );
-          this.#settled(server, admitted, failure);
-          reject(failure);
-        } else {
-          if (admitted === 'probe') this.#settled(server, admitted, undefined);
-          resolve(response);
-        }
-      };
-      deadlines.add(call);
-      try {
-        client.incrSeq();
-        const seq = client.seq;
-        // retries = 1: memjs must not resend (an incr resent after a lost answer counts twice).
-        client.perform(memcachedKey, build(memcachedKey, seq), seq, settle, 1);
-      } catch (error) {
-        settle(error instanceof Error ? error : new Error(String(error)));
-      }
-    });
+    const call = new MemcachedCall<R>(this.#owner, operation, key, server, admitted, decode);
+    try {
+      // retries = 1: memjs must not resend (an incr resent after a lost answer counts twice).
+      client.perform(memcachedKey, request, seq, call.callback, 1);
+    } catch (error) {
+      call.callback(error instanceof Error ? error : new Error(String(error)));
+    }
+    if (signal !== undefined) call.watch(signal);
+    return call.promise;
   }
 }
 
-/** A call in flight, as {@link DeadlineSweep} tracks it. */
-interface TimedCall {
-  /** When it times out, on the `performance.now()` clock, in milliseconds. */
-  readonly deadline: number;
-  /** Whether it has been answered, failed or expired. */
-  settled: boolean;
-  /** Fails the call for its timeout (called once, after `settled` is set). */
-  readonly expire: () => void;
+/** The value of a `get`: `undefined` when the key is missing. */
+function decodeValue<V extends CacheValue>(
+  response: MemcachedResponse,
+  call: MemcachedCall<V | undefined>,
+): V | undefined {
+  switch (response.header.status) {
+    case Status.ok:
+      return decodeCacheValue(response.val.toString('utf8')) as V;
+    case Status.keyNotFound:
+      return undefined;
+    default:
+      throw statusError(call.operation, call.key, response);
+  }
 }
 
-/** Compact the queue once this many settled calls sit at its head. */
-const COMPACT_AFTER = 1024;
-
-/**
- * The per-call timeouts of one store, with one timer. Every call of a store has the same
- * timeout, so deadlines arrive in order: calls are appended to a queue, answered ones are
- * only flagged, and a single timer, set for the oldest unanswered call's deadline, expires
- * what is due and re-arms for the next. A call therefore still fails at its own deadline,
- * but the hot path sets no timer and clears none (a timer per call was most of the store's
- * overhead over raw memjs). The timer is unreferenced: it never keeps a process alive on its
- * own, and need not, since a call in flight always has its memjs socket (connecting or
- * connected) holding the event loop, and a socket that closes fails its calls at once (see
- * the socket guard).
- */
-class DeadlineSweep {
-  #queue: TimedCall[] = [];
-  #head = 0;
-  #timer: NodeJS.Timeout | undefined;
-  #timerDue = Number.POSITIVE_INFINITY;
-  #pending = 0;
-  #idleWaiters: Array<() => void> = [];
-
-  /** Starts tracking `call`. */
-  add(call: TimedCall): void {
-    this.#queue.push(call);
-    this.#pending++;
-    if (call.deadline < this.#timerDue) this.#arm(call.deadline);
+/** The value and CAS token of a `gets`. */
+function decodeCasEntry<V extends CacheValue>(
+  response: MemcachedResponse,
+  call: MemcachedCall<CasEntry<V> | undefined>,
+): CasEntry<V> | undefined {
+  if (response.header.status === Status.keyNotFound) return undefined;
+  if (response.header.status !== Status.ok) throw statusError('gets', call.key, response);
+  const value = decodeCacheValue(response.val.toString('utf8')) as V;
+  const cas = readCas(response);
+  if (cas === 0n) {
+    // CAS 0 means "no check" on writes: a token of 0 would make cas() a blind set.
+    throw new CacheUnavailableError(
+      'memcached answered without a CAS value: it runs with CAS disabled (-C), so gets/cas cannot work.',
+      { context: { operation: 'gets', key: call.key } },
+    );
   }
+  return { value, cas: cas.toString() as CasToken };
+}
 
-  /** Stops tracking `call`: it has been answered or failed. */
-  done(call: TimedCall): void {
-    call.settled = true;
-    // Answers mostly come in order: drop answered calls from the head at once, so the queue
-    // holds about what is in flight and answered calls die young (cheap to collect).
-    const queue = this.#queue;
-    while (this.#head < queue.length && (queue[this.#head] as TimedCall).settled) this.#head++;
-    if (this.#head >= COMPACT_AFTER) {
-      this.#queue = queue.slice(this.#head);
-      this.#head = 0;
-    }
-    if (--this.#pending > 0) return;
-    for (const wake of this.#idleWaiters.splice(0)) wake();
+function decodeCas(response: MemcachedResponse, call: MemcachedCall<boolean>): boolean {
+  switch (response.header.status) {
+    case Status.ok:
+      return true;
+    case Status.keyExists:
+    case Status.keyNotFound:
+    case Status.itemNotStored:
+      return false;
+    default:
+      throw statusError('cas', call.key, response);
   }
+}
 
-  /** Resolves once no call is in flight. */
-  idle(): Promise<void> {
-    if (this.#pending === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+function decodeAdd(response: MemcachedResponse, call: MemcachedCall<boolean>): boolean {
+  switch (response.header.status) {
+    case Status.ok:
+      return true;
+    case Status.keyExists:
+    case Status.itemNotStored:
+      return false;
+    default:
+      throw statusError('add', call.key, response);
   }
+}
 
-  #arm(deadline: number): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timerDue = deadline;
-    this.#timer = setTimeout(() => this.#sweep(), Math.max(0, deadline - performance.now()));
-    this.#timer.unref();
-  }
+function decodeSet(response: MemcachedResponse, call: MemcachedCall<void>): void {
+  if (response.header.status !== Status.ok) throw statusError('set', call.key, response);
+}
 
-  #sweep(): void {
-    this.#timer = undefined;
-    this.#timerDue = Number.POSITIVE_INFINITY;
-    const now = performance.now();
-    while (this.#head < this.#queue.length) {
-      const call = this.#queue[this.#head] as TimedCall;
-      if (!call.settled && call.deadline > now) break;
-      this.#head++;
-      if (!call.settled) {
-        this.done(call);
-        call.expire();
-      }
-    }
-    if (this.#head >= COMPACT_AFTER || this.#head === this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#head);
-      this.#head = 0;
-    }
-    // Answered calls at the head are skipped: the timer waits for the oldest unanswered one.
-    const next = this.#queue[this.#head];
-    if (next !== undefined) this.#arm(next.deadline);
+function decodeDelete(response: MemcachedResponse, call: MemcachedCall<boolean>): boolean {
+  switch (response.header.status) {
+    case Status.ok:
+      return true;
+    case Status.keyNotFound:
+      return false;
+    default:
+      throw statusError('delete', call.key, response);
   }
+}
+
+/** The response itself, whatever its status. */
+function identity(response: MemcachedResponse): MemcachedResponse {
+  return response;
+}
+
+/** A value's bytes as stored: its JSON text, checked. */
+function encodeBody(key: string, value: CacheValue): Buffer {
+  return Buffer.from(encodeCacheValue(key, value), 'utf8');
 }
 
 /** The error for a status the operation does not expect. */
 function statusError(
-  operation: Operation,
+  operation: MemcachedOperation,
   key: string,
   response: MemcachedResponse,
 ): CacheUnavailableError | InvalidArgumentError {

@@ -14,13 +14,20 @@ export const MAPPED_KEY_PREFIX = 'sc~';
  * Distinct caller keys therefore never share a memcached key (barring a SHA-256 collision).
  */
 export function toMemcachedKey(key: string): string {
+  // Checking the characters also validates the key: printable ASCII is always well formed.
+  if (isPlainKey(key)) return key;
   assertCacheKey(key);
-  if (
-    key.length <= MEMCACHED_MAX_KEY_BYTES &&
-    /^[\x21-\x7e]+$/.test(key) &&
-    !key.startsWith(MAPPED_KEY_PREFIX)
-  ) {
-    return key;
-  }
   return MAPPED_KEY_PREFIX + createHash('sha256').update(key, 'utf8').digest('base64url');
+}
+
+/** Whether `key` is a string memcached takes as it is (and that cannot look mapped). */
+function isPlainKey(key: unknown): boolean {
+  if (typeof key !== 'string') return false;
+  const length = key.length;
+  if (length === 0 || length > MEMCACHED_MAX_KEY_BYTES) return false;
+  for (let i = 0; i < length; i++) {
+    const code = key.charCodeAt(i);
+    if (code < 0x21 || code > 0x7e) return false;
+  }
+  return !key.startsWith(MAPPED_KEY_PREFIX);
 }

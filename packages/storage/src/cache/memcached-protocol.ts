@@ -52,12 +52,14 @@ export interface MemcachedResponse {
  * up to 30 days, and an absolute unix time above that, as memcached requires.
  *
  * @param ttlSeconds - validated TTL in whole seconds
- * @param nowMs - current time in milliseconds since the epoch
+ * @param nowMs - current time in milliseconds since the epoch; the clock's when absent
  */
-export function toExpiration(ttlSeconds: number | undefined, nowMs: number = Date.now()): number {
+export function toExpiration(ttlSeconds: number | undefined, nowMs?: number): number {
   if (ttlSeconds === undefined || ttlSeconds === 0) return 0;
   if (ttlSeconds <= MAX_RELATIVE_TTL_SECONDS) return ttlSeconds;
-  return Math.min(Math.floor(nowMs / 1000) + ttlSeconds, MAX_ABSOLUTE_EXPIRATION);
+  // The clock is read only here: the hot path's TTLs are relative.
+  const now = nowMs ?? Date.now();
+  return Math.min(Math.floor(now / 1000) + ttlSeconds, MAX_ABSOLUTE_EXPIRATION);
 }
 
 const HEADER_BYTES = 24;

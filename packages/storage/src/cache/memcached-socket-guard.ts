@@ -8,6 +8,9 @@ import type memjs from 'memjs';
 interface MemjsServerInternals {
   _socket?: Socket | undefined;
   responseBuffer: Buffer;
+  /** Deadlines of the requests written and not answered yet: their number is what is in flight. */
+  requestTimeouts: unknown[];
+  appendToBuffer(data: Buffer): Buffer;
   errorCallbacks: Record<number, unknown>;
   connectCallbacks: unknown[];
   sock(sasl: boolean, go: (socket: Socket) => void): void;
@@ -38,10 +41,15 @@ type Listener = (...args: unknown[]) => void;
  * - When memcached closes the connection, requests still waiting on it are never answered;
  *   here they fail at once (through memjs's own error path) instead of at their timeout.
  *
- * And one cost: memjs writes every request to the socket on its own (a system call each).
- * Here the requests written in one turn of the event loop are corked and leave in one
- * `writev` when the turn's callbacks and promise continuations are done, so 64 calls in
- * flight cost a few system calls instead of 64.
+ * And two costs:
+ * - memjs writes every request to the socket on its own (a system call each). Here a request
+ *   written while others are in flight is corked with the rest of its turn of the event loop,
+ *   and they leave in one `writev` when the turn's callbacks and promise continuations are
+ *   done, so 64 calls in flight cost a few system calls instead of 64. A request written
+ *   while none is in flight (one call at a time) leaves at once: nothing could join it, and
+ *   deferring it would only add latency.
+ * - memjs copies every chunk it reads into a new response buffer, even when no partial
+ *   response waits there; here such a chunk is parsed where it is.
  */
 export function guardMemjsServer(server: memjs.Server): Set<Socket> {
   const internals = server as unknown as MemjsServerInternals;
@@ -52,13 +60,28 @@ export function guardMemjsServer(server: memjs.Server): Set<Socket> {
 
   const originalSock = internals.sock;
   const originalWrite = internals.write;
+  const originalAppend = internals.appendToBuffer;
   internals.write = function corkedWrite(this: MemjsServerInternals, blob: Buffer): void {
     const socket = this._socket;
-    if (socket !== undefined && !socket.connecting && socket.writableCorked === 0) {
+    if (
+      socket !== undefined &&
+      this.requestTimeouts.length > 0 &&
+      !socket.connecting &&
+      socket.writableCorked === 0
+    ) {
       socket.cork();
       process.nextTick(uncork, socket);
     }
     originalWrite.call(this, blob);
+  };
+  internals.appendToBuffer = function appendChunk(
+    this: MemjsServerInternals,
+    data: Buffer,
+  ): Buffer {
+    // Node hands every read its own buffer, so keeping it (and slices of it) is safe.
+    if (this.responseBuffer.length > 0) return originalAppend.call(this, data);
+    this.responseBuffer = data;
+    return data;
   };
 
   internals.sock = function guardedSock(

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   CacheCounterOptions,
   CacheStore,
@@ -7,7 +6,9 @@ import type {
   CasEntry,
   CasToken,
 } from '../cache/cache-store.js';
+import type { StoreCallOptions } from '../entity/entity-store.js';
 import { CacheUnavailableError } from '../errors/index.js';
+import { abortableDelay } from '../operation/index.js';
 import { FaultPlan } from './fault-plan.js';
 
 /** The verbs a {@link FaultInjectingCacheStore} can count and break. */
@@ -81,6 +82,8 @@ export class FaultInjectingCacheStore implements CacheStore {
   readonly #inner: CacheStore;
   readonly #plan = new FaultPlan<CacheOperation, CacheEffect>();
   readonly #delays = new FaultPlan<CacheOperation, number>();
+  /** Whether a fault may be armed (since creation or the last heal): else calls go straight through. */
+  #armed = false;
   #counts = zeroCounts();
 
   /**
@@ -91,19 +94,30 @@ export class FaultInjectingCacheStore implements CacheStore {
   constructor(inner: CacheStore) {
     this.#inner = inner;
     this.faults = {
-      failNext: (count, options) => this.#plan.arm(count, 'fail', options?.operations),
-      failAlways: (options) =>
-        this.#plan.arm(Number.POSITIVE_INFINITY, 'fail', options?.operations),
-      loseWrites: (count, options) =>
+      failNext: (count, options) => {
+        this.#plan.arm(count, 'fail', options?.operations);
+        this.#armed = true;
+      },
+      failAlways: (options) => {
+        this.#plan.arm(Number.POSITIVE_INFINITY, 'fail', options?.operations);
+        this.#armed = true;
+      },
+      loseWrites: (count, options) => {
         this.#plan.arm(
           count === 'always' ? Number.POSITIVE_INFINITY : count,
           'lose',
           (options?.operations ?? WRITES).filter((op) => WRITES.includes(op)),
-        ),
-      delay: (ms, options) => this.#delays.arm(Number.POSITIVE_INFINITY, ms, options?.operations),
+        );
+        this.#armed = true;
+      },
+      delay: (ms, options) => {
+        this.#delays.arm(Number.POSITIVE_INFINITY, ms, options?.operations);
+        this.#armed = true;
+      },
       heal: () => {
         this.#plan.clear();
         this.#delays.clear();
+        this.#armed = false;
       },
     };
   }
@@ -118,18 +132,39 @@ export class FaultInjectingCacheStore implements CacheStore {
     this.#counts = zeroCounts();
   }
 
-  get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined> {
-    return this.#run('get', key, () => this.#inner.get<V>(key), undefined);
+  // Without an armed fault a call goes straight to the wrapped cache (counted): the
+  // benchmarks measure through this wrapper, so it must cost next to nothing.
+
+  get<V extends CacheValue = CacheValue>(
+    key: string,
+    options?: StoreCallOptions,
+  ): Promise<V | undefined> {
+    if (!this.#armed) return this.#direct('get', () => this.#inner.get<V>(key, options));
+    return this.#run('get', key, options, () => this.#inner.get<V>(key, options), undefined);
   }
 
-  getMany<V extends CacheValue = CacheValue>(keys: readonly string[]): Promise<Map<string, V>> {
+  getMany<V extends CacheValue = CacheValue>(
+    keys: readonly string[],
+    options?: StoreCallOptions,
+  ): Promise<Map<string, V>> {
+    if (!this.#armed) return this.#direct('getMany', () => this.#inner.getMany<V>(keys, options));
     // The inner cache validates `keys`; the label must not throw first on a non-array.
     const label = Array.isArray(keys) ? keys.join(',') : '';
-    return this.#run('getMany', label, () => this.#inner.getMany<V>(keys), undefined);
+    return this.#run(
+      'getMany',
+      label,
+      options,
+      () => this.#inner.getMany<V>(keys, options),
+      undefined,
+    );
   }
 
-  gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined> {
-    return this.#run('gets', key, () => this.#inner.gets<V>(key), undefined);
+  gets<V extends CacheValue = CacheValue>(
+    key: string,
+    options?: StoreCallOptions,
+  ): Promise<CasEntry<V> | undefined> {
+    if (!this.#armed) return this.#direct('gets', () => this.#inner.gets<V>(key, options));
+    return this.#run('gets', key, options, () => this.#inner.gets<V>(key, options), undefined);
   }
 
   cas(
@@ -138,36 +173,32 @@ export class FaultInjectingCacheStore implements CacheStore {
     cas: CasToken,
     options?: CacheWriteOptions,
   ): Promise<boolean> {
-    return this.#run(
-      'cas',
-      key,
-      () => this.#inner.cas(key, value, cas, options),
-      async () => true,
-    );
+    const call = () => this.#inner.cas(key, value, cas, options);
+    if (!this.#armed) return this.#direct('cas', call);
+    return this.#run('cas', key, options, call, async () => true);
   }
 
   add(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<boolean> {
-    return this.#run(
-      'add',
-      key,
-      () => this.#inner.add(key, value, options),
-      async () => true,
-    );
+    const call = () => this.#inner.add(key, value, options);
+    if (!this.#armed) return this.#direct('add', call);
+    return this.#run('add', key, options, call, async () => true);
   }
 
   set(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<void> {
-    return this.#run(
-      'set',
-      key,
-      () => this.#inner.set(key, value, options),
-      async () => {},
-    );
+    const call = () => this.#inner.set(key, value, options);
+    if (!this.#armed) return this.#direct('set', call);
+    return this.#run('set', key, options, call, async () => {});
   }
 
   incr(key: string, delta: number, options?: CacheCounterOptions): Promise<number | undefined> {
+    if (!this.#armed) {
+      this.#counts.incr += 1;
+      return this.#inner.incr(key, delta, options);
+    }
     return this.#run(
       'incr',
       key,
+      options,
       () => this.#inner.incr(key, delta, options),
       async () => {
         const current = await this.#inner.get(key);
@@ -178,9 +209,14 @@ export class FaultInjectingCacheStore implements CacheStore {
   }
 
   decr(key: string, delta: number, options?: CacheCounterOptions): Promise<number | undefined> {
+    if (!this.#armed) {
+      this.#counts.decr += 1;
+      return this.#inner.decr(key, delta, options);
+    }
     return this.#run(
       'decr',
       key,
+      options,
       () => this.#inner.decr(key, delta, options),
       async () => {
         const current = await this.#inner.get(key);
@@ -190,27 +226,37 @@ export class FaultInjectingCacheStore implements CacheStore {
     );
   }
 
-  delete(key: string): Promise<boolean> {
-    return this.#run(
-      'delete',
-      key,
-      () => this.#inner.delete(key),
-      async () => true,
-    );
+  delete(key: string, options?: StoreCallOptions): Promise<boolean> {
+    const call = () => this.#inner.delete(key, options);
+    if (!this.#armed) return this.#direct('delete', call);
+    return this.#run('delete', key, options, call, async () => true);
   }
 
   close(): Promise<void> {
     return this.#inner.close();
   }
 
+  /** Counts and makes the call; what it throws comes back as a rejection, as from #run. */
+  #direct<R>(op: CacheOperation, call: () => Promise<R>): Promise<R> {
+    this.#counts[op] += 1;
+    try {
+      return call();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   async #run<R>(
     op: CacheOperation,
     key: string,
+    options: StoreCallOptions | undefined,
     call: () => Promise<R>,
     lost: (() => Promise<R>) | undefined,
   ): Promise<R> {
     const delayMs = this.#delays.take(op);
-    if (delayMs !== undefined) await sleep(delayMs);
+    // An injected delay ends early when the call's signal aborts, as a slow server's would.
+    const signal = readSignal(options);
+    if (delayMs !== undefined) await abortableDelay(delayMs, signal, { operation: op, key });
     const effect = this.#plan.take(op);
     if (effect === 'fail') {
       throw new CacheUnavailableError(`Injected cache failure of ${op} (fault injection).`, {
@@ -220,5 +266,15 @@ export class FaultInjectingCacheStore implements CacheStore {
     if (effect === 'lose' && lost) return lost();
     this.#counts[op] += 1;
     return call();
+  }
+}
+
+/** The signal of a call's options, if it has a readable one (the wrapped cache checks them). */
+function readSignal(options: StoreCallOptions | undefined): AbortSignal | undefined {
+  try {
+    const signal: unknown = options?.signal;
+    return signal instanceof AbortSignal ? signal : undefined;
+  } catch {
+    return undefined;
   }
 }
