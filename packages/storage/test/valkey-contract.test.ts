@@ -7,7 +7,11 @@ runCacheStoreContract(
   {
     name: 'ValkeyCacheStore (real standalone server)',
     create: () => realCacheStore({ cache: 'valkey' }),
-    capabilities: { ttlGranularity: 'milliseconds', counterOverflow: 'refused' },
+    capabilities: {
+      ttlGranularity: 'milliseconds',
+      counterOverflow: 'refused',
+      inFlightAbort: true,
+    },
   },
 );
 
@@ -16,6 +20,10 @@ runCacheStoreContract(
   {
     name: 'ValkeyCacheStore (real three-primary cluster)',
     create: () => realCacheStore({ cache: 'valkey-cluster' }),
-    capabilities: { ttlGranularity: 'milliseconds', counterOverflow: 'refused' },
+    capabilities: {
+      ttlGranularity: 'milliseconds',
+      counterOverflow: 'refused',
+      inFlightAbort: true,
+    },
   },
 );

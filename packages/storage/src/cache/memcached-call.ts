@@ -1,8 +1,9 @@
 // One request of a MemcachedCacheStore in flight: its promise, its memjs callback, its
 // deadline and its caller's signal. Internal to MemcachedCacheStore.
 import type memjs from 'memjs';
-import { AmbiguousCommitError, CacheUnavailableError } from '../errors/index.js';
-import { abortError, onAbort } from '../operation/index.js';
+import { CacheUnavailableError } from '../errors/index.js';
+import { onAbort } from '../operation/index.js';
+import { abandonedCallError } from './cache-abort.js';
 import type { DeadlineSweep, TimedCall } from './memcached-deadlines.js';
 import type { MemcachedResponse } from './memcached-protocol.js';
 import { destroyServerSockets } from './memcached-socket-guard.js';
@@ -43,8 +44,6 @@ export interface MemcachedCallOwner {
 
 /** The memjs callback of a request; memjs also calls it with the error when sending throws. */
 type MemjsCallback = (error: Error | null, response?: MemcachedResponse | null) => void;
-
-const READS: ReadonlySet<MemcachedOperation> = new Set(['get', 'getMany', 'gets']);
 
 /**
  * A request in flight. It settles once: answered (through `decode`), failed (connection),
@@ -102,16 +101,7 @@ export class MemcachedCall<R> implements TimedCall {
   watch(signal: AbortSignal): void {
     this.#stopWaiting = onAbort(signal, () => {
       this.#stopWaiting = undefined;
-      const context = { operation: this.operation, key: this.key };
-      const aborted = abortError(signal, context);
-      this.#reject(
-        READS.has(this.operation)
-          ? aborted
-          : new AmbiguousCommitError(
-              `memcached ${this.operation} of cache key "${this.key}" was abandoned on its signal while in flight; it may or may not have been applied.`,
-              { cause: aborted, context },
-            ),
-      );
+      this.#reject(abandonedCallError('memcached', this.operation, this.key, signal));
     });
   }
 

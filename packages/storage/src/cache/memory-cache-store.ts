@@ -1,5 +1,7 @@
 import { LRUCache } from 'lru-cache';
+import type { StoreCallOptions } from '../entity/entity-store.js';
 import { InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
+import { throwIfAborted } from '../operation/index.js';
 import { assertFunction, assertInteger } from '../validation/assert.js';
 import { readOptions } from '../validation/options.js';
 import {
@@ -9,6 +11,7 @@ import {
   assertDelta,
   type CheckedCounterOptions,
   type CheckedWriteOptions,
+  checkCallOptions,
   checkCounterOptions,
   checkWriteOptions,
   decodeCacheValue,
@@ -74,18 +77,22 @@ export class MemoryCacheStore implements CacheStore {
     this.#now = now as () => number;
   }
 
-  async get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined> {
+  async get<V extends CacheValue = CacheValue>(
+    key: string,
+    options?: StoreCallOptions,
+  ): Promise<V | undefined> {
     assertCacheKey(key);
-    this.#assertOpen();
+    this.#checkCall('get', key, options);
     const item = this.#read(key);
     return item === undefined ? undefined : (decodeCacheValue(item.text) as V);
   }
 
   async getMany<V extends CacheValue = CacheValue>(
     keys: readonly string[],
+    options?: StoreCallOptions,
   ): Promise<Map<string, V>> {
     assertCacheKeys(keys);
-    this.#assertOpen();
+    this.#checkCall('getMany', undefined, options);
     const found = new Map<string, V>();
     for (const k of keys) {
       const item = this.#read(k);
@@ -94,9 +101,12 @@ export class MemoryCacheStore implements CacheStore {
     return found;
   }
 
-  async gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined> {
+  async gets<V extends CacheValue = CacheValue>(
+    key: string,
+    options?: StoreCallOptions,
+  ): Promise<CasEntry<V> | undefined> {
     assertCacheKey(key);
-    this.#assertOpen();
+    this.#checkCall('gets', key, options);
     const item = this.#read(key);
     if (item === undefined) return undefined;
     return { value: decodeCacheValue(item.text) as V, cas: String(item.cas) as CasToken };
@@ -146,9 +156,9 @@ export class MemoryCacheStore implements CacheStore {
     return this.#count(key, delta, -1, this.#checkCount(key, delta, options));
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options?: StoreCallOptions): Promise<boolean> {
     assertCacheKey(key);
-    this.#assertOpen();
+    this.#checkCall('delete', key, options);
     const existed = this.#read(key) !== undefined;
     this.#items.delete(key);
     return existed;
@@ -165,6 +175,7 @@ export class MemoryCacheStore implements CacheStore {
     assertDelta(delta);
     const checked = checkCounterOptions(options);
     this.#assertOpen();
+    throwIfAborted(checked.signal, { key });
     return checked;
   }
 
@@ -218,11 +229,23 @@ export class MemoryCacheStore implements CacheStore {
     const text = encodeCacheValue(key, value);
     checkToken?.(key);
     this.#assertOpen();
+    throwIfAborted(checked.signal, { key });
     return { ...checked, text };
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new InvalidArgumentError('This MemoryCacheStore has been closed.');
+  }
+
+  /**
+   * Checks a read's or delete's options and the store, and throws the abort error when the
+   * call's signal has aborted (every call here completes at once, so that is the only time
+   * a signal can stop one).
+   */
+  #checkCall(operation: string, key: string | undefined, options: unknown): void {
+    const signal = options === undefined ? undefined : checkCallOptions(options);
+    this.#assertOpen();
+    throwIfAborted(signal, key === undefined ? { operation } : { operation, key });
   }
 
   #read(key: string): Item | undefined {

@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { type Cluster, Redis } from 'iovalkey';
+import type { StoreCallOptions } from '../entity/entity-store.js';
 import { CacheUnavailableError, InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
+import { abortError, onAbort, throwIfAborted } from '../operation/index.js';
 import { assertInteger, assertTimerMs, invalidArgument } from '../validation/assert.js';
 import { readOptions } from '../validation/options.js';
+import { abandonedCallError } from './cache-abort.js';
 import {
   assertCacheKey,
   assertCacheKeys,
@@ -10,6 +13,7 @@ import {
   assertDelta,
   type CheckedCounterOptions,
   type CheckedWriteOptions,
+  checkCallOptions,
   checkCounterOptions,
   checkWriteOptions,
   decodeCacheValue,
@@ -218,18 +222,33 @@ export class ValkeyCacheStore implements CacheStore {
     return this.#cluster !== undefined;
   }
 
-  async get<V extends CacheValue = CacheValue>(key: string): Promise<V | undefined> {
+  async get<V extends CacheValue = CacheValue>(
+    key: string,
+    options?: StoreCallOptions,
+  ): Promise<V | undefined> {
     assertCacheKey(key);
+    const signal = options === undefined ? undefined : checkCallOptions(options);
     this.#assertOpen();
-    const text = await this.#call('get', key, this.#node(key), () => this.#client.hget(key, 'v'));
+    const text = await this.#call(
+      'get',
+      key,
+      this.#node(key),
+      () => this.#client.hget(key, 'v'),
+      undefined,
+      undefined,
+      signal,
+    );
     return text === null ? undefined : (decodeCacheValue(text) as V);
   }
 
   async getMany<V extends CacheValue = CacheValue>(
     keys: readonly string[],
+    options?: StoreCallOptions,
   ): Promise<Map<string, V>> {
     assertCacheKeys(keys);
+    const signal = options === undefined ? undefined : checkCallOptions(options);
     this.#assertOpen();
+    throwIfAborted(signal, { operation: 'getMany' });
     // Keys of one node are read together under one timeout; nodes are read in parallel.
     const groups = new Map<string, string[]>();
     for (const key of new Set(keys)) {
@@ -252,6 +271,8 @@ export class ValkeyCacheStore implements CacheStore {
           node,
           () => Promise.all(group.map((key) => this.#client.hget(key, 'v'))),
           admission,
+          undefined,
+          signal,
         ),
       ),
     );
@@ -265,11 +286,21 @@ export class ValkeyCacheStore implements CacheStore {
     return found;
   }
 
-  async gets<V extends CacheValue = CacheValue>(key: string): Promise<CasEntry<V> | undefined> {
+  async gets<V extends CacheValue = CacheValue>(
+    key: string,
+    options?: StoreCallOptions,
+  ): Promise<CasEntry<V> | undefined> {
     assertCacheKey(key);
+    const signal = options === undefined ? undefined : checkCallOptions(options);
     this.#assertOpen();
-    const [text, version] = await this.#call('gets', key, this.#node(key), () =>
-      this.#client.hmget(key, 'v', 'c'),
+    const [text, version] = await this.#call(
+      'gets',
+      key,
+      this.#node(key),
+      () => this.#client.hmget(key, 'v', 'c'),
+      undefined,
+      undefined,
+      signal,
     );
     if (text === null || text === undefined) return undefined;
     // A hash without a version was not written by this store: a token no write can match.
@@ -314,10 +345,19 @@ export class ValkeyCacheStore implements CacheStore {
     return this.#count('decr', key, delta, this.#checkCount(key, delta, options));
   }
 
-  async delete(key: string): Promise<boolean> {
+  async delete(key: string, options?: StoreCallOptions): Promise<boolean> {
     assertCacheKey(key);
+    const signal = options === undefined ? undefined : checkCallOptions(options);
     this.#assertOpen();
-    const removed = await this.#call('delete', key, this.#node(key), () => this.#client.del(key));
+    const removed = await this.#call(
+      'delete',
+      key,
+      this.#node(key),
+      () => this.#client.del(key),
+      undefined,
+      undefined,
+      signal,
+    );
     return removed > 0;
   }
 
@@ -357,7 +397,9 @@ export class ValkeyCacheStore implements CacheStore {
       String(options.ttlSeconds ?? 0),
       this.#nextVersion(),
     ];
-    const result = (await this.#script(operation, key, COUNT_SCRIPT, args)) as number | null;
+    const result = (await this.#script(operation, key, COUNT_SCRIPT, args, options.signal)) as
+      | number
+      | null;
     if (result === null) return undefined;
     if (result === COUNT_NOT_NUMERIC) {
       throw new InvalidArgumentError(
@@ -387,7 +429,7 @@ export class ValkeyCacheStore implements CacheStore {
       mode,
       expected,
     ];
-    return this.#script(mode, key, WRITE_SCRIPT, args);
+    return this.#script(mode, key, WRITE_SCRIPT, args, checked.signal);
   }
 
   /** Validates a write's arguments before any I/O (the token last, as the others do). */
@@ -420,6 +462,7 @@ export class ValkeyCacheStore implements CacheStore {
     key: string,
     script: ValkeyScript,
     args: readonly string[],
+    signal: AbortSignal | undefined,
   ): Promise<unknown> {
     const client = this.#client;
     return this.#call(
@@ -429,6 +472,7 @@ export class ValkeyCacheStore implements CacheStore {
       () => client.evalsha(script.sha, 1, key, ...args),
       undefined,
       () => client.eval(script.lua, 1, key, ...args),
+      signal,
     );
   }
 
@@ -493,7 +537,10 @@ export class ValkeyCacheStore implements CacheStore {
    * when `node` is in its window. An error reply from the server is an answer: it neither
    * opens nor keeps open a window. `admission` is given when the caller already admitted
    * the call (`getMany`). `loadScript` resends a script call as EVAL when the node answers
-   * NOSCRIPT (it forgot its scripts: a restart, a failover, SCRIPT FLUSH).
+   * NOSCRIPT (it forgot its scripts: a restart, a failover, SCRIPT FLUSH). `signal` already
+   * aborted: nothing is sent, the abort error is thrown; aborting later abandons the call
+   * (see `abandonedCallError`), whose answer iovalkey still reads off the connection (replies
+   * come in order) and which still settles its node's fail-fast bookkeeping.
    */
   #call<T>(
     operation: Operation,
@@ -502,7 +549,9 @@ export class ValkeyCacheStore implements CacheStore {
     send: () => Promise<T>,
     admission?: Admission,
     loadScript?: () => Promise<T>,
+    signal?: AbortSignal,
   ): Promise<T> {
+    if (signal?.aborted === true) throw abortError(signal, { operation, key });
     const admitted = admission ?? this.#failFast.admit(operation, key, node);
     const timeoutMs = this.#timeoutMs;
     this.#inFlight += 1;
@@ -521,7 +570,9 @@ export class ValkeyCacheStore implements CacheStore {
           reject(error);
         },
       };
+      let stopWaiting: (() => void) | undefined;
       const finish = (): void => {
+        stopWaiting?.();
         pending.settled = true;
         this.#deadlines.trim();
         this.#inFlight -= 1;
@@ -566,6 +617,11 @@ export class ValkeyCacheStore implements CacheStore {
       };
       this.#deadlines.add(pending);
       start(send);
+      if (signal !== undefined) {
+        stopWaiting = onAbort(signal, () => {
+          reject(abandonedCallError('Valkey', operation, key, signal));
+        });
+      }
     });
   }
 }

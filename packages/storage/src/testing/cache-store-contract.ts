@@ -8,7 +8,13 @@ import type {
   CacheWriteOptions,
   CasToken,
 } from '../cache/cache-store.js';
-import { InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
+import {
+  AmbiguousCommitError,
+  DeadlineExceededError,
+  InvalidArgumentError,
+  OperationAbortedError,
+  OutOfRangeError,
+} from '../errors/index.js';
 import type { ContractTestApi } from './contract-test-api.js';
 
 /** Switches for what a cache under test supports. */
@@ -35,6 +41,14 @@ export interface CacheStoreContractCapabilities {
    * checked.
    */
   readonly counterOverflow?: 'refused' | 'undone';
+  /**
+   * Whether a call can be in flight when its signal aborts (a network cache; `false` for a
+   * cache whose calls complete as they are made, like `MemoryCacheStore`). Then the contract
+   * checks that an abort right after the call rejects it at once (a read with the abort
+   * error, a write with `AmbiguousCommitError`) and that the abandoned calls' answers do not
+   * reach later calls. Default false.
+   */
+  readonly inFlightAbort?: boolean;
   /** Per-test timeout in milliseconds. Default 30,000. */
   readonly timeoutMs?: number;
 }
@@ -283,6 +297,128 @@ export function runCacheStoreContract(
       assert.equal(await cache.cas(k('swap'), 2, 'not-a-token' as CasToken), false);
       assert.equal(await cache.get(k('swap')), 1);
     });
+
+    it('a signal aborted before the call: every verb rejects with the abort error and writes nothing', async (cache, k) => {
+      await cache.set(k('kept'), 1);
+      const entry = await cache.gets(k('kept'));
+      const reason = new Error('caller gave up');
+      const signal = AbortSignal.abort(reason);
+      const calls: Array<[string, () => Promise<unknown>]> = [
+        ['get', () => cache.get(k('kept'), { signal })],
+        ['getMany', () => cache.getMany([k('kept'), k('other')], { signal })],
+        ['gets', () => cache.gets(k('kept'), { signal })],
+        ['cas', () => cache.cas(k('kept'), 2, entry!.cas, { signal })],
+        ['add', () => cache.add(k('added'), 1, { signal })],
+        ['set', () => cache.set(k('kept'), 3, { signal })],
+        ['incr', () => cache.incr(k('counter'), 1, { initial: 0, signal })],
+        ['decr', () => cache.decr(k('kept'), 1, { signal })],
+        ['delete', () => cache.delete(k('kept'), { signal })],
+      ];
+      for (const [name, call] of calls) {
+        await assert.rejects(call, (error: unknown) => {
+          assert.ok(error instanceof OperationAbortedError, `${name}: ${String(error)}`);
+          assert.equal(error.cause, reason, name);
+          return true;
+        });
+      }
+      // A typed reason (a deadline from openOperationSignal) is the rejection itself.
+      const deadline = new DeadlineExceededError('deadline passed');
+      await assert.rejects(cache.get(k('kept'), { signal: AbortSignal.abort(deadline) }), (e) => {
+        assert.equal(e, deadline);
+        return true;
+      });
+      const aborted = new OperationAbortedError('stopped');
+      await assert.rejects(
+        cache.incr(k('counter'), 1, { signal: AbortSignal.abort(aborted) }),
+        (e) => {
+          assert.equal(e, aborted);
+          return true;
+        },
+      );
+      assert.equal(await cache.get(k('kept')), 1);
+      assert.equal(await cache.get(k('added')), undefined);
+      assert.equal(await cache.get(k('counter')), undefined);
+      // A signal that never aborts changes nothing.
+      const live = new AbortController().signal;
+      assert.equal(await cache.incr(k('counter'), 2, { initial: 0, signal: live }), 2);
+      assert.equal(await cache.get(k('counter'), { signal: live }), 2);
+      assert.deepEqual(
+        await cache.getMany([k('counter')], { signal: live }),
+        new Map([[k('counter'), 2]]),
+      );
+      assert.equal(await cache.delete(k('counter'), { signal: live }), true);
+    });
+
+    it('refuses a signal that is not an AbortSignal, and unknown call options, before any I/O', async (cache, k) => {
+      const refuses = async (call: () => Promise<unknown>, argument: string): Promise<void> => {
+        await assert.rejects(call, (error: unknown) => {
+          assert.ok(error instanceof InvalidArgumentError, `${argument}: ${String(error)}`);
+          assert.equal(error.context.argument, argument);
+          return true;
+        });
+      };
+      const notASignal = { aborted: true } as unknown as AbortSignal;
+      await refuses(() => cache.get(k(), { signal: notASignal }), 'options.signal');
+      await refuses(() => cache.getMany([k()], { signal: notASignal }), 'options.signal');
+      await refuses(() => cache.set(k(), 1, { signal: notASignal }), 'options.signal');
+      await refuses(() => cache.incr(k(), 1, { initial: 0, signal: notASignal }), 'options.signal');
+      await refuses(
+        () => cache.delete(k(), { timeoutMs: 5 } as unknown as { signal?: AbortSignal }),
+        'options.timeoutMs',
+      );
+      await refuses(() => cache.gets(k(), null as unknown as { signal?: AbortSignal }), 'options');
+      assert.equal(await cache.get(k()), undefined);
+    });
+
+    if (caps.inFlightAbort === true) {
+      it('a signal aborting while calls are in flight rejects them at once; their answers are dropped, later calls get their own', async (cache, k) => {
+        const values = Array.from({ length: 20 }, (_, i) => ({ n: i, text: `value ${i}` }));
+        await Promise.all(values.map((value, i) => cache.set(k(`v${i}`), value)));
+        const controller = new AbortController();
+        const reason = new Error('client went away');
+        const { signal } = controller;
+        // Half the reads under the signal, half without, interleaved on the same connection.
+        const reads = values.map((_, i) =>
+          i % 2 === 0 ? cache.get(k(`v${i}`), { signal }) : cache.get(k(`v${i}`)),
+        );
+        const counted = cache.incr(k('counter'), 1, { initial: 0, signal });
+        const many = cache.getMany([k('v0'), k('v1')], { signal });
+        controller.abort(reason);
+        // Settled together, so no rejection waits unhandled while the other reads are answered.
+        const [settled, countedOutcome, manyOutcome] = await Promise.all([
+          Promise.allSettled(reads),
+          Promise.allSettled([counted]),
+          Promise.allSettled([many]),
+        ]);
+        settled.forEach((outcome, i) => {
+          if (i % 2 === 0) {
+            assert.equal(outcome.status, 'rejected', `read ${i}`);
+            const error = (outcome as PromiseRejectedResult).reason as unknown;
+            assert.ok(error instanceof OperationAbortedError, `read ${i}: ${String(error)}`);
+            assert.equal(error.cause, reason);
+          } else {
+            assert.deepEqual(outcome, { status: 'fulfilled', value: values[i] }, `read ${i}`);
+          }
+        });
+        assert.equal(manyOutcome[0].status, 'rejected');
+        assert.ok(
+          (manyOutcome[0] as PromiseRejectedResult).reason instanceof OperationAbortedError,
+        );
+        // The incr was sent: it may apply, so its abandonment is ambiguous.
+        assert.equal(countedOutcome[0].status, 'rejected');
+        const ambiguous = (countedOutcome[0] as PromiseRejectedResult).reason as unknown;
+        assert.ok(ambiguous instanceof AmbiguousCommitError, String(ambiguous));
+        assert.ok(ambiguous.cause instanceof OperationAbortedError);
+        // The abandoned answers were read off the connection and dropped: later calls on it
+        // get their own answers. The incr was sent before the get, so it has applied.
+        assert.equal(await cache.get(k('counter')), 1);
+        for (let round = 0; round < 3; round += 1) {
+          const again = await Promise.all(values.map((_, i) => cache.get(k(`v${i}`))));
+          assert.deepEqual(again, values);
+        }
+        assert.equal(await cache.incr(k('counter'), 1), 2);
+      });
+    }
 
     it('after close() every call is refused with InvalidArgumentError; close() again is fine', async (cache, k) => {
       await cache.set(k(), 1);
