@@ -80,10 +80,10 @@ import {
 import {
   assertAmount,
   assertCounterName,
-  assertCounterNames,
   assertDescription,
   assertNumShards,
   MAX_GET_COUNTERS,
+  readCounterNames,
 } from './validation.js';
 
 /** Automatic shard growth; see {@link ShardedCounterServiceOptions.autoShard}. */
@@ -547,14 +547,14 @@ export class ShardedCounterService {
     options: GetCounterOptions,
     trace: OperationMessage | undefined,
   ): Promise<Array<Counter | undefined>> {
-    assertCounterNames(names, 'names', MAX_GET_COUNTERS);
+    const checked = readCounterNames(names, 'names', MAX_GET_COUNTERS);
     const { skipCache, call } = readCallOptions(options, ['skipCache']);
     if (skipCache !== undefined) assertBoolean(skipCache, 'options.skipCache');
     return this.#operate(
       call,
       'getCounters',
       undefined,
-      () => this.#getCountersChecked(names, skipCache === true, trace),
+      () => this.#getCountersChecked(checked, skipCache === true, trace),
       true,
     );
   }

@@ -4,6 +4,7 @@
  * the argument (`name`, `amount`, `options.numShards`), thrown before any I/O.
  */
 import {
+  assertArray,
   assertInteger,
   assertString,
   type ErrorContext,
@@ -58,22 +59,30 @@ export function assertCounterName(name: unknown, argument = 'name'): asserts nam
 /** Most names one `getCounters` call may read. */
 export const MAX_GET_COUNTERS = 1000;
 
-/** An array of at most `max` counter names, each checked as `argument[i]`. */
-export function assertCounterNames(
-  names: unknown,
-  argument: string,
-  max: number,
-): asserts names is readonly string[] {
-  if (!Array.isArray(names)) {
-    throw invalidArgument(argument, `an array of at most ${max} counter names`, names);
+/**
+ * Reads an array of at most `max` counter names, each checked as `argument[i]`, into a plain
+ * copy (read once: a proxy cannot answer differently later).
+ */
+export function readCounterNames(names: unknown, argument: string, max: number): string[] {
+  assertArray(names, argument);
+  let copy: unknown[];
+  try {
+    if (names.length > max) {
+      throw new InvalidArgumentError(
+        `${argument} holds ${names.length} names; at most ${max} are allowed per call.`,
+        { context: { argument, count: names.length, max } },
+      );
+    }
+    copy = Array.prototype.slice.call(names);
+  } catch (cause) {
+    if (cause instanceof InvalidArgumentError) throw cause;
+    throw new InvalidArgumentError(`${argument} could not be read: reading it threw.`, {
+      cause,
+      context: { argument },
+    });
   }
-  if (names.length > max) {
-    throw new InvalidArgumentError(
-      `${argument} holds ${names.length} names; at most ${max} are allowed per call.`,
-      { context: { argument, count: names.length, max } },
-    );
-  }
-  for (let i = 0; i < names.length; i++) assertCounterName(names[i], `${argument}[${i}]`);
+  for (let i = 0; i < copy.length; i++) assertCounterName(copy[i], `${argument}[${i}]`);
+  return copy as string[];
 }
 
 /** An idempotency key: a non-blank string of at most 1500 UTF-8 bytes. */

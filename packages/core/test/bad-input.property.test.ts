@@ -16,6 +16,7 @@ import {
   ShardedCounterService,
 } from '@shardcount/core';
 import {
+  AmbiguousCommitError,
   DeadlineExceededError,
   InvalidArgumentError,
   LimitExceededError,
@@ -79,6 +80,8 @@ function isCounterOutcome(outcome: Outcome): boolean {
     // A well-formed signal or deadline that ended: the call's own answer.
     error instanceof OperationAbortedError ||
     error instanceof DeadlineExceededError ||
+    // ... also while a commit was in flight (a deadline of a few ms).
+    error instanceof AmbiguousCommitError ||
     // The total would pass Number.MAX_SAFE_INTEGER: known only once the shards are read.
     (error instanceof OutOfRangeError && error.context.argument === undefined)
   );
@@ -400,6 +403,8 @@ describe('ShardedCounterService refuses bad input before any I/O', () => {
             () => service.decrement('n', 1),
           ]) {
             const done = await outcomeOf(step);
+            // A service-wide deadline of a few ms may pass first: its own, typed answer.
+            if (done.kind === 'rejected' && done.error instanceof DeadlineExceededError) continue;
             expect(done.kind).toBe('resolved');
           }
         }),

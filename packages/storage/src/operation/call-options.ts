@@ -36,10 +36,19 @@ export function assertCallOptions(
   argument: string,
   context?: ErrorContext,
 ): asserts fields is CallOptions {
-  if (fields.signal !== undefined && !(fields.signal instanceof AbortSignal)) {
+  if (fields.signal !== undefined && !isAbortSignal(fields.signal)) {
     throw invalidArgument(`${argument}.signal`, 'an AbortSignal', fields.signal, context);
   }
   if (fields.timeoutMs !== undefined) {
     assertTimerMs(fields.timeoutMs, `${argument}.timeoutMs`, 1, context);
+  }
+}
+
+/** `instanceof AbortSignal` that answers `false` instead of throwing for a revoked proxy. */
+function isAbortSignal(value: unknown): boolean {
+  try {
+    return value instanceof AbortSignal;
+  } catch {
+    return false;
   }
 }
