@@ -1,4 +1,5 @@
 import memjs from 'memjs';
+import { traceBackendCall } from '../diagnostics/tracing.js';
 import type { StoreCallOptions } from '../entity/entity-store.js';
 import { CacheUnavailableError, InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
 import { abortError, raceSignal } from '../operation/index.js';
@@ -22,6 +23,7 @@ import type {
   CasEntry,
   CasToken,
 } from './cache-store.js';
+import { BACKEND_CALLS } from './cache-tracing.js';
 import {
   type Admission,
   type Decode,
@@ -266,7 +268,10 @@ export class MemcachedCacheStore implements CacheStore {
       const signal = options === undefined ? undefined : checkCallOptions(options);
       this.#assertOpen();
       if (signal?.aborted === true) throw abortError(signal, { operation: 'getMany' });
-      const read = this.#getMany<V>(keys);
+      // Traced as one call (`mget`), not one per key.
+      const read = BACKEND_CALLS.hasSubscribers
+        ? traceBackendCall('memcached', 'mget', new Set(keys).size, () => this.#getMany<V>(keys))
+        : this.#getMany<V>(keys);
       // One listener for the whole batch; the answers still come and are dropped.
       return signal === undefined ? read : raceSignal(read, signal, { operation: 'getMany' });
     } catch (error) {
@@ -621,6 +626,26 @@ export class MemcachedCacheStore implements CacheStore {
     decode: Decode<R>,
     signal?: AbortSignal,
     admission?: Admission,
+  ): Promise<R> {
+    // Traced on storage's backend-call channel, except getMany's requests (traced as one
+    // `mget`, they come admitted). Nobody listening: one property read, no closure.
+    if (BACKEND_CALLS.hasSubscribers && admission === undefined) {
+      return traceBackendCall('memcached', operation, undefined, () =>
+        this.#sendNow(operation, key, memcachedKey, request, seq, decode, signal, admission),
+      );
+    }
+    return this.#sendNow(operation, key, memcachedKey, request, seq, decode, signal, admission);
+  }
+
+  #sendNow<R>(
+    operation: MemcachedOperation,
+    key: string,
+    memcachedKey: string,
+    request: Buffer,
+    seq: number,
+    decode: Decode<R>,
+    signal: AbortSignal | undefined,
+    admission: Admission | undefined,
   ): Promise<R> {
     if (signal?.aborted === true) throw abortError(signal, { operation, key });
     const client = this.#client;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type Cluster, Redis } from 'iovalkey';
+import { traceBackendCall } from '../diagnostics/tracing.js';
 import type { StoreCallOptions } from '../entity/entity-store.js';
 import { CacheUnavailableError, InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
 import { abortError, onAbort, throwIfAborted } from '../operation/index.js';
@@ -27,6 +28,7 @@ import type {
   CasEntry,
   CasToken,
 } from './cache-store.js';
+import { BACKEND_CALLS } from './cache-tracing.js';
 import { CallDeadlines, type PendingCall } from './valkey-deadlines.js';
 import { type Admission, ValkeyFailFast } from './valkey-fail-fast.js';
 import { valkeyKeySlot } from './valkey-key-slot.js';
@@ -273,6 +275,7 @@ export class ValkeyCacheStore implements CacheStore {
           admission,
           undefined,
           signal,
+          group.length,
         ),
       ),
     );
@@ -550,6 +553,29 @@ export class ValkeyCacheStore implements CacheStore {
     admission?: Admission,
     loadScript?: () => Promise<T>,
     signal?: AbortSignal,
+    batchSize?: number,
+  ): Promise<T> {
+    // Traced on storage's backend-call channel (a getMany as one `mget` per node). Nobody
+    // listening: one property read, no closure.
+    if (BACKEND_CALLS.hasSubscribers) {
+      return traceBackendCall(
+        'valkey',
+        operation === 'getMany' ? 'mget' : operation,
+        batchSize,
+        () => this.#callNow(operation, key, node, send, admission, loadScript, signal),
+      );
+    }
+    return this.#callNow(operation, key, node, send, admission, loadScript, signal);
+  }
+
+  #callNow<T>(
+    operation: Operation,
+    key: string,
+    node: string,
+    send: () => Promise<T>,
+    admission: Admission | undefined,
+    loadScript: (() => Promise<T>) | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<T> {
     if (signal?.aborted === true) throw abortError(signal, { operation, key });
     const admitted = admission ?? this.#failFast.admit(operation, key, node);
