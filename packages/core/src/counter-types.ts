@@ -171,7 +171,7 @@ export interface ListCountersOptions extends CallOptions {
    * Where to go on: the `cursor` of the previous page, with the same `prefix` and `status`.
    * Opaque; a string that no earlier page returned is refused with `InvalidArgumentError`.
    */
-  readonly cursor?: string;
+  readonly cursor?: string | undefined;
 }
 
 /** One page of {@link CounterInfo}. */
