@@ -82,7 +82,7 @@ export interface DecrementOptions extends CallOptions {
 
 /**
  * Options of `reset`, `resumeDeletions` and `resumeInterrupted`: a `signal` and `timeoutMs`
- * ({@link CallOptions}).
+ * (`CallOptions` from `@shardcount/storage`).
  */
 export type OperationOptions = CallOptions;
 

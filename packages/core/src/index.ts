@@ -44,6 +44,7 @@ export type {
   GetCounterOptions,
   IncrementOptions,
   ListCountersOptions,
+  OperationOptions,
   ResumeReport,
   UpdateCounterOptions,
 } from './counter-types.js';
