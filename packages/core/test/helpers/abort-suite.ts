@@ -9,7 +9,7 @@ import {
   InvalidArgumentError,
   OperationAbortedError,
 } from '@shardcount/storage';
-import { FaultInjectingEntityStore } from '@shardcount/storage/testing';
+import { FaultInjectingCacheStore, FaultInjectingEntityStore } from '@shardcount/storage/testing';
 import { v4 as uuidv4 } from 'uuid';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CounterSuiteSettings, CounterTestEnv } from './counter-env.js';
@@ -305,6 +305,41 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
       }
       store.faults.heal();
       expect((await s.getCounter(name, { timeoutMs: 5000 }))?.count).toBe(5);
+    });
+
+    it("after the commit, a writer's wait for a reader's fill stops at the signal; the increment completes", async () => {
+      const cache = new FaultInjectingCacheStore(env.cache);
+      const s = service({ cache });
+      const name = unique('lease-wait');
+      await s.increment(name, 5);
+      // A reader takes the fill lease, then its fill hangs (slow cache writes).
+      cache.faults.delay(1500, { operations: ['set'] });
+      const reading = s.getCounter(name);
+      await pause(100);
+      const leaseWaits: number[] = [];
+      const controller = new AbortController();
+      let abortedAt = 0;
+      s.on('retry', (e) => {
+        if (e.step !== 'cacheLease') return;
+        leaseWaits.push(e.attempt);
+        // The commit has landed and the writer starts waiting for the fill: stop it now.
+        if (abortedAt === 0) {
+          abortedAt = performance.now();
+          controller.abort();
+        }
+      });
+      const op = await s.increment(name, 1, { signal: controller.signal });
+      const ms = performance.now() - abortedAt;
+      expect(op.appliedAmount).toBe(1);
+      // Without the signal the writer would wait ~255 ms more (8 waits) for the fill.
+      expect(abortedAt).toBeGreaterThan(0);
+      expect(ms).toBeLessThan(120);
+      expect(leaseWaits).toEqual([1]);
+      cache.faults.heal();
+      expect((await reading)?.count).toBeGreaterThanOrEqual(5);
+      expect(await stored(name)).toBe(6);
+      // The lease was removed, so the hanging fill never landed: the next read is exact.
+      expect((await s.getCounter(name))?.count).toBe(6);
     });
 
     it('refuses a bad signal or timeoutMs before any I/O, in calls and the constructor', async () => {
