@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import { traceBackendCall } from '../diagnostics/tracing.js';
 import type { StoreCallOptions } from '../entity/entity-store.js';
 import { InvalidArgumentError, OutOfRangeError } from '../errors/index.js';
 import { throwIfAborted } from '../operation/index.js';
@@ -25,6 +26,7 @@ import type {
   CasEntry,
   CasToken,
 } from './cache-store.js';
+import { BACKEND_CALLS } from './cache-tracing.js';
 
 /**
  * Largest {@link MemoryCacheStoreOptions.maxEntries}: lru-cache allocates its slots up front
@@ -77,14 +79,17 @@ export class MemoryCacheStore implements CacheStore {
     this.#now = now as () => number;
   }
 
+  // Each verb validates, then runs; with a subscriber on storage's backend-call channel the
+  // run is traced as a call of system `memory` (checked before any closure is made).
+
   async get<V extends CacheValue = CacheValue>(
     key: string,
     options?: StoreCallOptions,
   ): Promise<V | undefined> {
     assertCacheKey(key);
     this.#checkCall('get', key, options);
-    const item = this.#read(key);
-    return item === undefined ? undefined : (decodeCacheValue(item.text) as V);
+    if (BACKEND_CALLS.hasSubscribers) return traced('get', undefined, () => this.#get<V>(key));
+    return this.#get<V>(key);
   }
 
   async getMany<V extends CacheValue = CacheValue>(
@@ -93,12 +98,10 @@ export class MemoryCacheStore implements CacheStore {
   ): Promise<Map<string, V>> {
     assertCacheKeys(keys);
     this.#checkCall('getMany', undefined, options);
-    const found = new Map<string, V>();
-    for (const k of keys) {
-      const item = this.#read(k);
-      if (item !== undefined) found.set(k, decodeCacheValue(item.text) as V);
+    if (BACKEND_CALLS.hasSubscribers) {
+      return traced('mget', new Set(keys).size, () => this.#getMany<V>(keys));
     }
-    return found;
+    return this.#getMany<V>(keys);
   }
 
   async gets<V extends CacheValue = CacheValue>(
@@ -107,9 +110,8 @@ export class MemoryCacheStore implements CacheStore {
   ): Promise<CasEntry<V> | undefined> {
     assertCacheKey(key);
     this.#checkCall('gets', key, options);
-    const item = this.#read(key);
-    if (item === undefined) return undefined;
-    return { value: decodeCacheValue(item.text) as V, cas: String(item.cas) as CasToken };
+    if (BACKEND_CALLS.hasSubscribers) return traced('gets', undefined, () => this.#gets<V>(key));
+    return this.#gets<V>(key);
   }
 
   async cas(
@@ -118,25 +120,27 @@ export class MemoryCacheStore implements CacheStore {
     cas: CasToken,
     options?: CacheWriteOptions,
   ): Promise<boolean> {
-    const { text, ttlSeconds } = this.#checkWrite(key, value, options, (checkedKey) =>
+    const checked = this.#checkWrite(key, value, options, (checkedKey) =>
       assertCasToken(cas, checkedKey),
     );
-    const item = this.#read(key);
-    // A token gets never returned names no version, so it never matches (as on memcached).
-    if (item === undefined || String(item.cas) !== cas) return false;
-    this.#write(key, text, ttlSeconds);
-    return true;
+    if (BACKEND_CALLS.hasSubscribers) {
+      return traced('cas', undefined, () => this.#cas(key, cas, checked));
+    }
+    return this.#cas(key, cas, checked);
   }
 
   async add(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<boolean> {
-    const { text, ttlSeconds } = this.#checkWrite(key, value, options);
-    if (this.#read(key) !== undefined) return false;
-    this.#write(key, text, ttlSeconds);
-    return true;
+    const checked = this.#checkWrite(key, value, options);
+    if (BACKEND_CALLS.hasSubscribers)
+      return traced('add', undefined, () => this.#add(key, checked));
+    return this.#add(key, checked);
   }
 
   async set(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<void> {
     const { text, ttlSeconds } = this.#checkWrite(key, value, options);
+    if (BACKEND_CALLS.hasSubscribers) {
+      return traced('set', undefined, () => this.#write(key, text, ttlSeconds));
+    }
     this.#write(key, text, ttlSeconds);
   }
 
@@ -145,7 +149,11 @@ export class MemoryCacheStore implements CacheStore {
     delta: number,
     options?: CacheCounterOptions,
   ): Promise<number | undefined> {
-    return this.#count(key, delta, 1, this.#checkCount(key, delta, options));
+    const checked = this.#checkCount(key, delta, options);
+    if (BACKEND_CALLS.hasSubscribers) {
+      return traced('incr', undefined, () => this.#count(key, delta, 1, checked));
+    }
+    return this.#count(key, delta, 1, checked);
   }
 
   async decr(
@@ -153,20 +161,67 @@ export class MemoryCacheStore implements CacheStore {
     delta: number,
     options?: CacheCounterOptions,
   ): Promise<number | undefined> {
-    return this.#count(key, delta, -1, this.#checkCount(key, delta, options));
+    const checked = this.#checkCount(key, delta, options);
+    if (BACKEND_CALLS.hasSubscribers) {
+      return traced('decr', undefined, () => this.#count(key, delta, -1, checked));
+    }
+    return this.#count(key, delta, -1, checked);
   }
 
   async delete(key: string, options?: StoreCallOptions): Promise<boolean> {
     assertCacheKey(key);
     this.#checkCall('delete', key, options);
-    const existed = this.#read(key) !== undefined;
-    this.#items.delete(key);
-    return existed;
+    if (BACKEND_CALLS.hasSubscribers) return traced('delete', undefined, () => this.#delete(key));
+    return this.#delete(key);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     this.#items.clear();
+  }
+
+  #get<V extends CacheValue>(key: string): V | undefined {
+    const item = this.#read(key);
+    return item === undefined ? undefined : (decodeCacheValue(item.text) as V);
+  }
+
+  #getMany<V extends CacheValue>(keys: readonly string[]): Map<string, V> {
+    const found = new Map<string, V>();
+    for (const k of keys) {
+      const item = this.#read(k);
+      if (item !== undefined) found.set(k, decodeCacheValue(item.text) as V);
+    }
+    return found;
+  }
+
+  #gets<V extends CacheValue>(key: string): CasEntry<V> | undefined {
+    const item = this.#read(key);
+    if (item === undefined) return undefined;
+    return { value: decodeCacheValue(item.text) as V, cas: String(item.cas) as CasToken };
+  }
+
+  #cas(
+    key: string,
+    cas: CasToken,
+    checked: CheckedWriteOptions & { readonly text: string },
+  ): boolean {
+    const item = this.#read(key);
+    // A token gets never returned names no version, so it never matches (as on memcached).
+    if (item === undefined || String(item.cas) !== cas) return false;
+    this.#write(key, checked.text, checked.ttlSeconds);
+    return true;
+  }
+
+  #add(key: string, checked: CheckedWriteOptions & { readonly text: string }): boolean {
+    if (this.#read(key) !== undefined) return false;
+    this.#write(key, checked.text, checked.ttlSeconds);
+    return true;
+  }
+
+  #delete(key: string): boolean {
+    const existed = this.#read(key) !== undefined;
+    this.#items.delete(key);
+    return existed;
   }
 
   /** Validates a counter call's arguments, in the order the memcached store does. */
@@ -261,4 +316,9 @@ export class MemoryCacheStore implements CacheStore {
     const expiresAt = ttlSeconds ? this.#now() + ttlSeconds * 1000 : undefined;
     this.#items.set(key, { text, cas: this.#nextCas++, expiresAt });
   }
+}
+
+/** Runs one memory-cache call traced as a backend call of system `memory`. */
+function traced<T>(operation: string, batchSize: number | undefined, run: () => T): Promise<T> {
+  return traceBackendCall('memory', operation, batchSize, async () => run());
 }
