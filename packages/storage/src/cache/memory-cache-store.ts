@@ -120,7 +120,7 @@ export class MemoryCacheStore implements CacheStore {
     cas: CasToken,
     options?: CacheWriteOptions,
   ): Promise<boolean> {
-    const checked = this.#checkWrite(key, value, options, (checkedKey) =>
+    const checked = this.#checkWrite('cas', key, value, options, (checkedKey) =>
       assertCasToken(cas, checkedKey),
     );
     if (BACKEND_CALLS.hasSubscribers) {
@@ -130,14 +130,14 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   async add(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<boolean> {
-    const checked = this.#checkWrite(key, value, options);
+    const checked = this.#checkWrite('add', key, value, options);
     if (BACKEND_CALLS.hasSubscribers)
       return traced('add', undefined, () => this.#add(key, checked));
     return this.#add(key, checked);
   }
 
   async set(key: string, value: CacheValue, options?: CacheWriteOptions): Promise<void> {
-    const { text, ttlSeconds } = this.#checkWrite(key, value, options);
+    const { text, ttlSeconds } = this.#checkWrite('set', key, value, options);
     if (BACKEND_CALLS.hasSubscribers) {
       return traced('set', undefined, () => this.#write(key, text, ttlSeconds));
     }
@@ -149,7 +149,7 @@ export class MemoryCacheStore implements CacheStore {
     delta: number,
     options?: CacheCounterOptions,
   ): Promise<number | undefined> {
-    const checked = this.#checkCount(key, delta, options);
+    const checked = this.#checkCount('incr', key, delta, options);
     if (BACKEND_CALLS.hasSubscribers) {
       return traced('incr', undefined, () => this.#count(key, delta, 1, checked));
     }
@@ -161,7 +161,7 @@ export class MemoryCacheStore implements CacheStore {
     delta: number,
     options?: CacheCounterOptions,
   ): Promise<number | undefined> {
-    const checked = this.#checkCount(key, delta, options);
+    const checked = this.#checkCount('decr', key, delta, options);
     if (BACKEND_CALLS.hasSubscribers) {
       return traced('decr', undefined, () => this.#count(key, delta, -1, checked));
     }
@@ -225,12 +225,17 @@ export class MemoryCacheStore implements CacheStore {
   }
 
   /** Validates a counter call's arguments, in the order the memcached store does. */
-  #checkCount(key: unknown, delta: unknown, options: unknown): CheckedCounterOptions {
+  #checkCount(
+    operation: string,
+    key: unknown,
+    delta: unknown,
+    options: unknown,
+  ): CheckedCounterOptions {
     assertCacheKey(key);
     assertDelta(delta);
     const checked = checkCounterOptions(options);
     this.#assertOpen();
-    throwIfAborted(checked.signal, { key });
+    throwIfAborted(checked.signal, { operation, key });
     return checked;
   }
 
@@ -274,6 +279,7 @@ export class MemoryCacheStore implements CacheStore {
 
   /** Validates a write's arguments before any change, in the order the memcached store does. */
   #checkWrite(
+    operation: string,
     key: unknown,
     value: unknown,
     options: unknown,
@@ -284,7 +290,7 @@ export class MemoryCacheStore implements CacheStore {
     const text = encodeCacheValue(key, value);
     checkToken?.(key);
     this.#assertOpen();
-    throwIfAborted(checked.signal, { key });
+    throwIfAborted(checked.signal, { operation, key });
     return { ...checked, text };
   }
 
