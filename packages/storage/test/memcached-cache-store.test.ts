@@ -7,10 +7,13 @@ import type { CacheValue, CasToken } from '../src/cache/cache-store.js';
 import { MemcachedCacheStore } from '../src/cache/memcached-cache-store.js';
 import { toMemcachedKey } from '../src/cache/memcached-key.js';
 import {
+  AmbiguousCommitError,
   CacheUnavailableError,
   InvalidArgumentError,
+  OperationAbortedError,
   OutOfRangeError,
 } from '../src/errors/index.js';
+import { FaultInjectingCacheStore } from '../src/testing/index.js';
 
 const silent = { log(): void {} };
 
@@ -723,5 +726,68 @@ describe('MemcachedCacheStore on a private memcached that stops, hangs and comes
     expect(tcpSockets()).toBeGreaterThan(before);
     await cache.close();
     await vi.waitFor(() => expect(tcpSockets()).toBe(before), { timeout: 2_000, interval: 20 });
+  });
+});
+
+describe('MemcachedCacheStore signals on a private memcached that hangs', () => {
+  let server: MemcachedServer;
+  const key = (suffix: string): string => `signal:${randomUUID()}:${suffix}`;
+
+  beforeAll(async () => {
+    server = await startMemcached();
+  });
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it('a call to a hung server ends at its signal, not at the timeout; resumed, the connection answers each call its own', async () => {
+    const cache = new MemcachedCacheStore({
+      servers: server.address,
+      timeoutMs: 2_000,
+      failFastMs: 0,
+    });
+    const k = key('hung');
+    await eventually(() => cache.set(k, 'before'));
+    await server.pause();
+    try {
+      const controller = new AbortController();
+      const started = performance.now();
+      const read = cache.get(k, { signal: controller.signal });
+      const write = cache.set(k, 'during', { signal: controller.signal });
+      const unsignalled = cache.get(k);
+      setTimeout(() => controller.abort(new Error('request cancelled')), 50);
+      await expect(read).rejects.toBeInstanceOf(OperationAbortedError);
+      await expect(write).rejects.toBeInstanceOf(AmbiguousCommitError);
+      // Long before the 2 s timeout: the signal ended them.
+      expect(performance.now() - started).toBeLessThan(1_000);
+      server.resume();
+      // The abandoned calls' replies come first on the connection and are dropped: the
+      // call without a signal gets its own answer (the set, sent before it, has applied).
+      expect(await unsignalled).toBe('during');
+      expect(await cache.get(k)).toBe('during');
+      expect(await cache.incr(key('n'), 1, { initial: 0 })).toBe(1);
+    } finally {
+      server.resume();
+      await cache.close();
+    }
+  });
+
+  it('FaultInjectingCacheStore: an injected delay ends at the signal, and nothing reaches the cache', async () => {
+    const inner = new MemcachedCacheStore({ servers: server.address, timeoutMs: 2_000 });
+    const cache = new FaultInjectingCacheStore(inner);
+    try {
+      cache.faults.delay(5_000, { operations: ['incr'] });
+      const controller = new AbortController();
+      const started = performance.now();
+      const counted = cache.incr(key('delayed'), 1, { initial: 0, signal: controller.signal });
+      setTimeout(() => controller.abort(new Error('gave up')), 30);
+      await expect(counted).rejects.toBeInstanceOf(OperationAbortedError);
+      expect(performance.now() - started).toBeLessThan(1_000);
+      expect(cache.calls.incr).toBe(0);
+      cache.faults.heal();
+      expect(await cache.get(key('delayed'))).toBeUndefined();
+    } finally {
+      await cache.close();
+    }
   });
 });
