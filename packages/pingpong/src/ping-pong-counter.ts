@@ -189,7 +189,8 @@ export class PingPongCounter {
     this.namespace = this.#options.namespace;
     this.retentionMs = this.#options.retentionMs;
     this.slotTtlSeconds = this.#options.slotTtlSeconds;
-    this.#slotOptions = { initial: 0, ttlSeconds: this.slotTtlSeconds };
+    // Frozen: the cache checks a frozen options object once, not on every increment.
+    this.#slotOptions = Object.freeze({ initial: 0, ttlSeconds: this.slotTtlSeconds });
     this.onCacheUnavailable = this.#options.onCacheUnavailable;
     this.#schedule = new EpochSchedule(this.#options.intervalMs, this.#options.settleMs);
     this.#registry = new NameRegistry(
