@@ -14,8 +14,6 @@ import {
   type OperationSignal,
   openOperationSignal,
   operationChannel,
-  raceCommit,
-  raceSignal,
   readOptions,
 } from '@shardcount/storage';
 import { LRUCache } from 'lru-cache';
@@ -195,7 +193,7 @@ export class LocalCache<V> {
     let stored: CacheValue | undefined;
     try {
       const read = this.#cache.get(this.#tagKey(key));
-      stored = await (op === undefined ? read : raceSignal(read, op.signal));
+      stored = await (op === undefined ? read : op.race(read));
     } catch (error) {
       this.#tagStoreFailed(error, [key]);
       return this.#getSlow(key, undefined, readSeq, checkStart, valueProvider, op);
@@ -515,7 +513,7 @@ export class LocalCache<V> {
 
   /** `promise`, or rejects with the typed error as soon as the call's signal ends. */
   #race<T>(promise: Promise<T>, op: OperationSignal | undefined): Promise<T> {
-    return op === undefined ? promise : raceSignal(promise, op.signal);
+    return op === undefined ? promise : op.race(promise);
   }
 
   /**
@@ -651,24 +649,21 @@ export class LocalCache<V> {
     const { load } = flight;
     load.join();
     if (op === undefined) return flight.promise;
-    const { signal } = op;
+    const giveUp = (): Error => {
+      const reason = op.reason!;
+      load.leave(reason);
+      return reason;
+    };
+    if (op.ended) return Promise.reject(giveUp());
     return new Promise<V>((resolve, reject) => {
-      const giveUp = (): void => {
-        load.leave(signal.reason);
-        reject(signal.reason);
-      };
-      if (signal.aborted) {
-        giveUp();
-        return;
-      }
-      signal.addEventListener('abort', giveUp, { once: true });
+      const stopWaiting = op.onEnd(() => reject(giveUp()));
       flight.promise.then(
         (value) => {
-          signal.removeEventListener('abort', giveUp);
+          stopWaiting();
           resolve(value);
         },
         (error: unknown) => {
-          signal.removeEventListener('abort', giveUp);
+          stopWaiting();
           reject(error);
         },
       );
@@ -750,13 +745,7 @@ export class LocalCache<V> {
     const written = Promise.allSettled(
       keys.map((key) => this.#cache.set(this.#tagKey(key), uuidv4(), { ttlSeconds })),
     ).then((outcomes) => this.#invalidationOutcome(keys, outcomes));
-    const failure =
-      op === undefined
-        ? await written
-        : await raceCommit(written, op.signal, {
-            operation: keys.length === 1 ? 'invalidate' : 'invalidateMany',
-            ...(keys.length === 1 ? { key: keys[0] } : {}),
-          });
+    const failure = op === undefined ? await written : await op.raceCommit(written);
     if (failure !== undefined) throw failure;
   }
 

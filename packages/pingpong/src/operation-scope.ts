@@ -13,8 +13,6 @@ import {
   type ErrorContext,
   type OperationSignal,
   openOperationSignal,
-  raceCommit,
-  raceSignal,
   readOptions,
   type StoreCallOptions,
 } from '@shardcount/storage';
@@ -42,12 +40,8 @@ export function openScope(
  * Settles like `read`, or rejects with the typed error as soon as the operation ends. Only
  * for reads (the cache's, which take no signal): their result can be dropped safely.
  */
-export function readWithin<T>(
-  read: Promise<T>,
-  scope: OperationSignal | undefined,
-  context: ErrorContext,
-): Promise<T> {
-  return scope === undefined ? read : raceSignal(read, scope.signal, context);
+export function readWithin<T>(read: Promise<T>, scope: OperationSignal | undefined): Promise<T> {
+  return scope === undefined ? read : scope.race(read);
 }
 
 /**
@@ -58,11 +52,10 @@ export function readWithin<T>(
 export function writeWithin<T>(
   write: () => Promise<T>,
   scope: OperationSignal | undefined,
-  context: ErrorContext,
 ): Promise<T> {
   if (scope === undefined) return write();
   scope.throwIfEnded();
-  return raceCommit(write(), scope.signal, context);
+  return scope.raceCommit(write());
 }
 
 /**

@@ -284,7 +284,7 @@ export class PingPongCounter {
         if (scope === undefined) await this.#options.cache.incr(key, amount, this.#slotOptions);
         else {
           const incr = () => this.#options.cache.incr(key, amount, this.#slotOptions);
-          await writeWithin(incr, scope, { operation: 'increment', counterName: name });
+          await writeWithin(incr, scope);
         }
       } catch (error) {
         if (!(error instanceof CacheUnavailableError)) throw error;
@@ -401,7 +401,6 @@ export class PingPongCounter {
     trace: OperationMessage | undefined,
   ): Promise<CounterValue[]> {
     const { store } = this.#options;
-    const context = { operation: names.length === 1 ? 'get' : 'getMany' };
     scope?.throwIfEnded();
     const lastWritable = this.#schedule.lastWritable(this.#options.now());
     const keys = names.map((name) => counterKey(this.namespace, name));
@@ -416,7 +415,7 @@ export class PingPongCounter {
     let slots: Map<string, Map<number, SlotValues>>;
     try {
       scope?.throwIfEnded();
-      slots = await readWithin(this.#readSlots(targets), scope, context);
+      slots = await readWithin(this.#readSlots(targets), scope);
     } catch (error) {
       if (!(error instanceof CacheUnavailableError)) throw error;
       setAttribute(trace, 'shardcount.pending_known', false);
@@ -803,14 +802,13 @@ export class PingPongCounter {
   async #clear(name: string, deleted: boolean, scope: OperationSignal | undefined): Promise<void> {
     const { store, now } = this.#options;
     const key = counterKey(this.namespace, name);
-    const context = { operation: deleted ? 'delete' : 'reset', counterName: name };
     scope?.throwIfEnded();
     const snapshot = await this.#load(name, scope);
     const read = this.#openRange(name, snapshot, this.#schedule.lastWritable(now()));
     let slots: Map<string, Map<number, SlotValues>>;
     try {
       scope?.throwIfEnded();
-      slots = await readWithin(this.#readSlots([{ name, read }]), scope, context);
+      slots = await readWithin(this.#readSlots([{ name, read }]), scope);
     } catch (error) {
       if (!(error instanceof CacheUnavailableError)) throw error;
       throw new CacheUnavailableError(
@@ -977,7 +975,6 @@ export class PingPongCounter {
     const at = new Date(nowMs);
     const lastDrainable = this.#schedule.lastDrainable(nowMs);
     const lastClosable = this.#schedule.lastClosable(nowMs);
-    const context = { operation: 'flush' };
     const errors: FlushFailure[] = [];
     /** The abort's typed error, once it has stopped part of this flush. */
     let aborted: OperationAbortedError | DeadlineExceededError | undefined;
@@ -991,7 +988,7 @@ export class PingPongCounter {
     // Registering here too means a flusher process never leaves its own names pending; a
     // failure is retried by the registry and shows up below as per-counter errors anyway.
     if (scope?.signal.aborted !== true) {
-      await readWithin(this.#registry.registerPending(), scope, context).catch(() => undefined);
+      await readWithin(this.#registry.registerPending(), scope).catch(() => undefined);
     }
     const targets = await this.#flushTargets(names, lastDrainable, errors, scope);
     if (scope?.signal.aborted === true && errors.some((e) => e.error === scope.signal.reason)) {
@@ -1008,7 +1005,7 @@ export class PingPongCounter {
       try {
         // Stops between batches: what the earlier ones moved stays moved.
         scope?.throwIfEnded();
-        slots = await readWithin(this.#readSlots(batch), scope, context);
+        slots = await readWithin(this.#readSlots(batch), scope);
       } catch (error) {
         for (const { name } of batch) fail(name, error);
         continue;

@@ -82,6 +82,58 @@ describe('openOperationSignal', () => {
   });
 });
 
+describe('OperationSignal.race, raceCommit, onEnd', () => {
+  it('race settles like the promise, or rejects with the typed reason when the operation ends', async () => {
+    const controller = new AbortController();
+    const operation = openOperationSignal({ signal: controller.signal }, undefined, context)!;
+    await expect(operation.race(Promise.resolve(5))).resolves.toBe(5);
+    const raced = operation.race(new Promise<number>(() => undefined));
+    expect(operation.ended).toBe(false);
+    expect(operation.reason).toBeUndefined();
+    controller.abort(new Error('left'));
+    const error = await raced.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OperationAbortedError);
+    expect(operation.ended).toBe(true);
+    expect(operation.reason).toBe(error);
+    await expect(operation.race(Promise.resolve(1))).rejects.toBe(error);
+  });
+
+  it('raceCommit turns the end during a commit into AmbiguousCommitError with the typed cause', async () => {
+    const operation = openOperationSignal({ timeoutMs: 10 }, undefined, context)!;
+    const error = (await operation
+      .raceCommit(new Promise(() => undefined))
+      .catch((e: unknown) => e)) as AmbiguousCommitError;
+    expect(error).toBeInstanceOf(AmbiguousCommitError);
+    expect(error.cause).toBeInstanceOf(DeadlineExceededError);
+    expect(error.context).toMatchObject(context);
+  });
+
+  it('onEnd calls back once on the end, not after stopping; the AbortSignal made late is already aborted', async () => {
+    const controller = new AbortController();
+    const operation = openOperationSignal({ signal: controller.signal }, undefined, context)!;
+    const calls: string[] = [];
+    operation.onEnd(() => calls.push('kept'));
+    const stop = operation.onEnd(() => calls.push('stopped'));
+    stop();
+    controller.abort();
+    controller.abort();
+    expect(calls).toEqual(['kept']);
+    const late = operation.signal;
+    expect(late.aborted).toBe(true);
+    expect(late.reason).toBe(operation.reason);
+  });
+
+  it('an AbortSignal taken before the end aborts with the typed reason', () => {
+    const controller = new AbortController();
+    const operation = openOperationSignal({ signal: controller.signal }, undefined, context)!;
+    const early = operation.signal;
+    expect(operation.signal).toBe(early);
+    controller.abort();
+    expect(early.aborted).toBe(true);
+    expect(early.reason).toBeInstanceOf(OperationAbortedError);
+  });
+});
+
 describe('raceSignal, raceCommit, abortableDelay', () => {
   it('raceSignal settles like the promise without a signal or when the promise wins', async () => {
     await expect(raceSignal(Promise.resolve(1), undefined)).resolves.toBe(1);
