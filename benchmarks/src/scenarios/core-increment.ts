@@ -1,7 +1,8 @@
-import { ShardedCounterService, setCoreTracing } from '@shardcount/core';
+import { ShardedCounterService } from '@shardcount/core';
 import { defineKind } from '@shardcount/storage';
 import { type CaseResult, compareWith } from '../harness/case-result.js';
 import type { Scenario, ScenarioContext } from '../harness/scenario.js';
+import { measureTracingPair } from '../harness/tracing-pair.js';
 
 const SHARD_COUNTS = [1, 4, 16, 64] as const;
 /** Concurrencies of the tracing rows (channels present without a subscriber vs no channels). */
@@ -141,7 +142,7 @@ export const coreIncrementScenario: Scenario = {
     return {
       rows,
       notes: [
-        `Tracing rows (core increment, ${TRACING_SHARDS} shards${simulated ? ', store round trips NOT delayed, so the rows compare CPU cost' : ''}): "tracing off" is the default state of a process where nobody subscribes to core's diagnostics channels (each call checks \`hasSubscribers\` and goes on); "no channels" is the same service after \`setCoreTracing(false)\`, which skips core's channels entirely (storage's backend-call and event channels stay: they are not core's). The two are measured back to back in alternating order; the ratio is tracing off ÷ no channels (target: within 5%, i.e. at least 0.95).`,
+        `Tracing rows (core increment, ${TRACING_SHARDS} shards${simulated ? ', store round trips NOT delayed, so the rows compare CPU cost' : ''}): "tracing off" is the default state of a process where nobody subscribes to core's diagnostics channels (each call checks \`hasSubscribers\` and goes on); "no channels" is the same service after \`setOperationTracing('core', false)\`, which skips core's channels entirely (storage's backend-call and event channels stay: they are not core's). The two are measured back to back in alternating order; the ratio is tracing off ÷ no channels (target: within 5%, i.e. at least 0.95).`,
         ...tracing.notes,
         ...(simulated
           ? [
@@ -157,16 +158,9 @@ export const coreIncrementScenario: Scenario = {
   },
 };
 
-/** Rounds of the tracing pair per concurrency (each round measures both, in alternating order). */
-const TRACING_ROUNDS = 2;
-
 /**
- * Core increment with its channels present but unsubscribed against the same path with the
- * channels switched off (`setCoreTracing(false)`), back to back, {@link TRACING_ROUNDS} rounds
- * alternating which goes first (so warm-up, GC and a neighbour's load fall on both). Each
- * "tracing off" row is compared with the "no channels" row of its round; the notes add the
- * ratio over all rounds (total ops/s and p50). Embedded: on a store without simulated round
- * trips, so the rows compare CPU cost.
+ * Core increment with and without core's channels ({@link measureTracingPair}). Embedded: on
+ * a store without simulated round trips, so the rows compare CPU cost.
  */
 async function measureTracingCost(
   ctx: ScenarioContext,
@@ -178,46 +172,19 @@ async function measureTracingCost(
     cacheKeyPrefix: `bench:${ctx.runId}:tracing:`,
     retry: RETRY,
   });
-  const rows: CaseResult[] = [];
-  const notes: string[] = [];
   for (const concurrency of TRACING_CONCURRENCIES) {
     const name = `${ctx.runId}-tracing-c${concurrency}`;
     await service.createCounter(name, { numShards: TRACING_SHARDS });
     await service.getCounter(name);
-    const measure = (channels: boolean, round: number): Promise<CaseResult> => {
-      setCoreTracing(channels);
-      return ctx
-        .measure({
-          id: `${channels ? 'tracing-off' : 'no-channels'}-c${concurrency}-r${round}`,
-          label: channels
-            ? 'core increment, tracing off: channels present, no subscriber'
-            : 'core increment, no channels (setCoreTracing(false))',
-          role: channels ? 'subject' : 'baseline',
-          concurrency,
-          meter: stores,
-          op: () => service.increment(name),
-        })
-        .finally(() => setCoreTracing(true));
-    };
-    const offs: CaseResult[] = [];
-    const nones: CaseResult[] = [];
-    for (let round = 1; round <= TRACING_ROUNDS; round++) {
-      const offFirst = round % 2 === 1;
-      const first = await measure(offFirst, round);
-      const second = await measure(!offFirst, round);
-      const [off, none] = offFirst ? [first, second] : [second, first];
-      compareWith(off, none);
-      offs.push(off);
-      nones.push(none);
-      rows.push(first, second);
-    }
-    const sum = (cases: CaseResult[], pick: (c: CaseResult) => number) =>
-      cases.reduce((total, c) => total + pick(c), 0);
-    const throughput = sum(offs, (c) => c.opsPerSec) / sum(nones, (c) => c.opsPerSec);
-    const p50 = sum(nones, (c) => c.p50Ms) / sum(offs, (c) => c.p50Ms);
-    notes.push(
-      `Tracing off ÷ no channels at ${concurrency} in flight over ${TRACING_ROUNDS} rounds: ${throughput.toFixed(3)}× in total ops/s, ${p50.toFixed(3)}× by p50 latency (no channels p50 ÷ tracing off p50).`,
-    );
   }
-  return { rows, notes };
+  return measureTracingPair(ctx, {
+    pkg: 'core',
+    subject: 'core increment',
+    idPrefix: 'core',
+    concurrencies: TRACING_CONCURRENCIES,
+    spec: (concurrency) => ({
+      meter: stores,
+      op: () => service.increment(`${ctx.runId}-tracing-c${concurrency}`),
+    }),
+  });
 }

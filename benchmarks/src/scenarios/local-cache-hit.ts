@@ -5,6 +5,7 @@ import { memoryDriver } from 'bentocache/drivers/memory';
 import { LRUCache } from 'lru-cache';
 import { type CaseResult, compareWith } from '../harness/case-result.js';
 import type { Scenario } from '../harness/scenario.js';
+import { measureTracingPair } from '../harness/tracing-pair.js';
 
 /** Distinct keys read round-robin; all are loaded before measuring, so every read is a hit. */
 const KEY_COUNT = 1_000;
@@ -155,6 +156,17 @@ export const localCacheHitScenario: Scenario = {
         if (rawLimit !== undefined) compareWith(withDeadline, rawLimit);
         rows.push(withDeadline);
       }
+      // Tracing off against no channels on the in-process hit, where a channel check would
+      // show most: a hit there costs well under a microsecond.
+      const tracing = await measureTracingPair(ctx, {
+        pkg: 'local-cache',
+        subject: `LocalCache get, maxStalenessMs ${STALENESS_MS}`,
+        idPrefix: 'local-cache',
+        concurrencies: [1],
+        rounds: 6,
+        spec: () => ({ meter: cacheMeter, budget, op: (i) => stale.get(keyAt(i), load) }),
+      });
+      rows.push(...tracing.rows);
       const loadsDuring = fresh.stats().loads + stale.stats().loads - loadsBefore;
       return {
         rows,
@@ -162,7 +174,9 @@ export const localCacheHitScenario: Scenario = {
           `Every measured read should be a hit: the ${KEY_COUNT} keys were loaded first and never invalidated. Provider calls by LocalCache while measuring: ${loadsDuring}.`,
           `bentocache runs with its memory driver as L1 and an in-process bus transport (\`@boringnode/bus\` memory transport) for invalidation; in production its bus would be Redis. Its hit path does not touch the bus, so the transport does not change these figures. bentocache's memory driver serialises values by default (JSON per read), as a user gets it out of the box.`,
           `Each case runs up to ${budget.maxTimeMs} ms or ${budget.maxOps.toLocaleString('en-US')} reads (these reads take microseconds)${roundTripBudget === budget ? '' : `; the cases with a round trip per read (raw get, \`maxStalenessMs: 0\`) up to ${roundTripBudget.maxTimeMs} ms or ${roundTripBudget.maxOps.toLocaleString('en-US')}`}.`,
-          `The \`timeoutMs ${DEADLINE_MS}\` rows pass a per-call deadline that never passes: the difference to the plain \`maxStalenessMs: 0\` row is what arming a deadline (a timer and an AbortSignal per call) costs on the hit path. Without options and without a constructor \`timeoutMs\`, a hit arms nothing.`,
+          `The \`timeoutMs ${DEADLINE_MS}\` rows pass a per-call deadline that never passes: the difference to the plain \`maxStalenessMs: 0\` row is what arming a deadline (a timer and a race per call; no AbortSignal unless a load needs one) costs on the hit path. Without options and without a constructor \`timeoutMs\`, a hit arms nothing.`,
+          `Tracing rows: "tracing off" is a process where nobody subscribes to local-cache's diagnostics channels (each call checks \`hasSubscribers\`); "no channels" is the same cache after \`setOperationTracing('local-cache', false)\`, which skips the channels entirely. Measured back to back, six rounds in alternating order, on the in-process hit (\`maxStalenessMs ${STALENESS_MS}\`); target: tracing off ÷ no channels at least 0.95.`,
+          ...tracing.notes,
           'lru-cache `get` is called synchronously (no promise); the other three are async APIs and pay at least one promise per read.',
           ctx.backend.kind === 'embedded'
             ? 'Embedded run: version tags live in `MemoryCacheStore`, so a tag check costs no network round trip here; with `--backend real` each one is a memcached `get`.'

@@ -12,7 +12,6 @@
  * @packageDocumentation
  */
 
-export { setCoreTracing } from './core-tracing.js';
 export {
   type CounterData,
   type CounterShardData,

@@ -7,6 +7,7 @@ import {
   type CallOptions,
   type EntityStore,
   InvalidArgumentError,
+  OPERATION_TRACING,
   type OperationMessage,
   type OperationSignal,
   openOperationSignal,
@@ -14,7 +15,7 @@ import {
   raceSignal,
 } from '@shardcount/storage';
 import { CachedTotals, type FillTicket, type ReadOutcome } from './cached-total.js';
-import { CORE_CHANNELS, CORE_TRACING, coreMessage, setAttribute } from './core-tracing.js';
+import { CORE_CHANNELS, coreMessage, setAttribute } from './core-tracing.js';
 import { type CounterData, counterKey, MAX_SHARDS, shardKeys } from './counter-entities.js';
 import {
   COUNTER_EVENT_NAMES,
@@ -285,7 +286,7 @@ export class ShardedCounterService {
    */
   increment(name: string, amount = 1, options: IncrementOptions = {}): Promise<CounterOperation> {
     const channel = CORE_CHANNELS.increment;
-    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+    if (!OPERATION_TRACING.core || !channel.hasSubscribers)
       return this.#increment(name, amount, options, undefined);
     const message = coreMessage('increment', name);
     return channel.tracePromise(() => this.#increment(name, amount, options, message), message);
@@ -401,7 +402,7 @@ export class ShardedCounterService {
    */
   decrement(name: string, amount = 1, options: DecrementOptions = {}): Promise<CounterOperation> {
     const channel = CORE_CHANNELS.decrement;
-    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+    if (!OPERATION_TRACING.core || !channel.hasSubscribers)
       return this.#decrement(name, amount, options, undefined);
     const message = coreMessage('decrement', name);
     return channel.tracePromise(() => this.#decrement(name, amount, options, message), message);
@@ -476,7 +477,7 @@ export class ShardedCounterService {
    */
   getCounter(name: string, options: GetCounterOptions = {}): Promise<Counter | undefined> {
     const channel = CORE_CHANNELS.getCounter;
-    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+    if (!OPERATION_TRACING.core || !channel.hasSubscribers)
       return this.#getCounter(name, options, undefined);
     const message = coreMessage('getCounter', name);
     return channel.tracePromise(() => this.#getCounter(name, options, message), message);
@@ -536,7 +537,7 @@ export class ShardedCounterService {
     options: GetCounterOptions = {},
   ): Promise<Array<Counter | undefined>> {
     const channel = CORE_CHANNELS.getCounters;
-    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+    if (!OPERATION_TRACING.core || !channel.hasSubscribers)
       return this.#getCounters(names, options, undefined);
     const message = coreMessage('getCounters', undefined);
     return channel.tracePromise(() => this.#getCounters(names, options, message), message);
@@ -612,7 +613,7 @@ export class ShardedCounterService {
    */
   listCounters(options: ListCountersOptions = {}): Promise<CounterPage> {
     const channel = CORE_CHANNELS.listCounters;
-    if (!CORE_TRACING.enabled || !channel.hasSubscribers) return this.#listCounters(options);
+    if (!OPERATION_TRACING.core || !channel.hasSubscribers) return this.#listCounters(options);
     return channel.tracePromise(
       () => this.#listCounters(options),
       coreMessage('listCounters', undefined),
@@ -637,7 +638,7 @@ export class ShardedCounterService {
    */
   createCounter(name: string, options: CreateCounterOptions = {}): Promise<Counter> {
     const channel = CORE_CHANNELS.createCounter;
-    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+    if (!OPERATION_TRACING.core || !channel.hasSubscribers)
       return this.#createCounter(name, options, undefined);
     const message = coreMessage('createCounter', name);
     return channel.tracePromise(() => this.#createCounter(name, options, message), message);
@@ -676,7 +677,7 @@ export class ShardedCounterService {
    */
   updateCounter(name: string, options: UpdateCounterOptions): Promise<Counter> {
     const channel = CORE_CHANNELS.updateCounter;
-    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+    if (!OPERATION_TRACING.core || !channel.hasSubscribers)
       return this.#updateCounter(name, options, undefined);
     const message = coreMessage('updateCounter', name);
     return channel.tracePromise(() => this.#updateCounter(name, options, message), message);
@@ -718,7 +719,7 @@ export class ShardedCounterService {
    */
   reset(name: string, options: OperationOptions = {}): Promise<void> {
     const channel = CORE_CHANNELS.reset;
-    if (!CORE_TRACING.enabled || !channel.hasSubscribers) return this.#reset(name, options);
+    if (!OPERATION_TRACING.core || !channel.hasSubscribers) return this.#reset(name, options);
     return channel.tracePromise(() => this.#reset(name, options), coreMessage('reset', name));
   }
 
@@ -743,7 +744,7 @@ export class ShardedCounterService {
    */
   delete(name: string, options: DeleteOptions = {}): Promise<boolean> {
     const channel = CORE_CHANNELS.delete;
-    if (!CORE_TRACING.enabled || !channel.hasSubscribers)
+    if (!OPERATION_TRACING.core || !channel.hasSubscribers)
       return this.#delete(name, options, undefined);
     const message = coreMessage('delete', name);
     return channel.tracePromise(() => this.#delete(name, options, message), message);

@@ -10,6 +10,7 @@ import {
   type CacheValue,
   type CallOptions,
   InvalidArgumentError,
+  OPERATION_TRACING,
   type OperationMessage,
   type OperationSignal,
   openOperationSignal,
@@ -140,7 +141,9 @@ export class LocalCache<V> {
    * @throws DeadlineExceededError when the deadline passes first (`context.timeoutMs`)
    */
   get(key: string, valueProvider: ValueProvider<V>, options?: CallOptions): Promise<V> {
-    if (!GET.hasSubscribers) return this.#getCall(key, valueProvider, options);
+    if (!OPERATION_TRACING['local-cache'] || !GET.hasSubscribers) {
+      return this.#getCall(key, valueProvider, options);
+    }
     return GET.tracePromise(
       () => this.#getCall(key, valueProvider, options),
       message('get', key, 1),
@@ -248,7 +251,8 @@ export class LocalCache<V> {
     provider: ManyValuesProvider<V>,
     options?: CallOptions,
   ): Promise<Map<string, V>> {
-    if (!GET_MANY.hasSubscribers) return this.#getMany(keys, provider, options);
+    if (!OPERATION_TRACING['local-cache'] || !GET_MANY.hasSubscribers)
+      return this.#getMany(keys, provider, options);
     const size = Array.isArray(keys) ? keys.length : 0;
     return GET_MANY.tracePromise(
       () => this.#getMany(keys, provider, options),
@@ -313,7 +317,8 @@ export class LocalCache<V> {
    *   entry is already dropped and the tag may or may not be written; retrying is safe
    */
   invalidate(key: string, options?: CallOptions): Promise<void> {
-    if (!INVALIDATE.hasSubscribers) return this.#invalidate(key, options);
+    if (!OPERATION_TRACING['local-cache'] || !INVALIDATE.hasSubscribers)
+      return this.#invalidate(key, options);
     return INVALIDATE.tracePromise(
       () => this.#invalidate(key, options),
       message('invalidate', key, 1),
@@ -342,7 +347,8 @@ export class LocalCache<V> {
    *   {@link invalidate}
    */
   invalidateMany(keys: readonly string[], options?: CallOptions): Promise<void> {
-    if (!INVALIDATE_MANY.hasSubscribers) return this.#invalidateMany(keys, options);
+    if (!OPERATION_TRACING['local-cache'] || !INVALIDATE_MANY.hasSubscribers)
+      return this.#invalidateMany(keys, options);
     const size = Array.isArray(keys) ? keys.length : 0;
     return INVALIDATE_MANY.tracePromise(
       () => this.#invalidateMany(keys, options),

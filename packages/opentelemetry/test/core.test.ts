@@ -1,10 +1,10 @@
+import { CounterNotMutableError, CounterStatus, ShardedCounterService } from '@shardcount/core';
 import {
-  CounterNotMutableError,
-  CounterStatus,
-  ShardedCounterService,
-  setCoreTracing,
-} from '@shardcount/core';
-import { MemoryCacheStore, MemoryEntityStore, OperationAbortedError } from '@shardcount/storage';
+  MemoryCacheStore,
+  MemoryEntityStore,
+  OperationAbortedError,
+  setOperationTracing,
+} from '@shardcount/storage';
 import { FaultInjectingEntityStore } from '@shardcount/storage/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrumentShardcount, type ShardcountInstrumentation } from '../src/index.js';
@@ -188,26 +188,29 @@ describe('ShardedCounterService through instrumentShardcount', () => {
     expect(aborted?.attributes['error.type']).toBe('ABORTED');
   });
 
-  it('setCoreTracing(false) skips core spans (backend calls stay traced); true brings them back', async () => {
+  it("setOperationTracing('core', false) skips core spans (backend calls stay traced); true brings them back", async () => {
     const t = telemetry();
     instrumentation = instrumentShardcount(t);
     const service = new ShardedCounterService({
       store: new MemoryEntityStore(),
       cache: new MemoryCacheStore(),
     });
-    setCoreTracing(false);
+    setOperationTracing('core', false);
     try {
       await service.increment('switch');
     } finally {
-      setCoreTracing(true);
+      setOperationTracing('core', true);
     }
     const names = t.spans.getFinishedSpans().map((span) => span.name);
     expect(names.filter((name) => name.startsWith('shardcount.core.'))).toEqual([]);
     expect(names).toContain('commit memory');
     await service.increment('switch');
     expect(spansNamed(t, 'shardcount.core.increment')).toHaveLength(1);
-    expect(() => setCoreTracing('no' as unknown as boolean)).toThrow(
+    expect(() => setOperationTracing('core', 'no' as unknown as boolean)).toThrow(
       expect.objectContaining({ context: { argument: 'enabled' } }),
+    );
+    expect(() => setOperationTracing('nope' as 'core', false)).toThrow(
+      expect.objectContaining({ context: { argument: 'pkg' } }),
     );
   });
 

@@ -1,5 +1,5 @@
 import { LocalCache } from '@shardcount/local-cache';
-import { MemoryCacheStore } from '@shardcount/storage';
+import { MemoryCacheStore, setOperationTracing } from '@shardcount/storage';
 import { FaultInjectingCacheStore } from '@shardcount/storage/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrumentShardcount, type ShardcountInstrumentation } from '../src/index.js';
@@ -10,6 +10,27 @@ describe('LocalCache through instrumentShardcount', () => {
   afterEach(() => {
     instrumentation?.disable();
     instrumentation = undefined;
+  });
+
+  it("setOperationTracing('local-cache', false) skips its spans on every method; true brings them back", async () => {
+    const t = telemetry();
+    instrumentation = instrumentShardcount(t);
+    const cache = new LocalCache<string>({ cache: new MemoryCacheStore() });
+    setOperationTracing('local-cache', false);
+    try {
+      await cache.get('a', async () => 'x');
+      await cache.getMany(['a', 'b'], async (keys) => new Map(keys.map((k) => [k, k])));
+      await cache.invalidate('a');
+      await cache.invalidateMany(['a', 'b']);
+    } finally {
+      setOperationTracing('local-cache', true);
+    }
+    const names = t.spans.getFinishedSpans().map((span) => span.name);
+    expect(names.filter((name) => name.startsWith('shardcount.local-cache.'))).toEqual([]);
+    await cache.get('a', async () => 'x');
+    expect(
+      t.spans.getFinishedSpans().filter((s) => s.name === 'shardcount.local-cache.get'),
+    ).toHaveLength(1);
   });
 
   it('traces get, getMany and invalidate, and counts hits, misses and loads', async () => {

@@ -31,6 +31,7 @@ export {
   BACKEND_CALL_CHANNEL,
   type BackendCallMessage,
   EVENTS_CHANNEL,
+  OPERATION_TRACING,
   type OperationAttributeValue,
   type OperationMessage,
   operationChannel,
@@ -42,6 +43,7 @@ export {
   type ShardcountEventMessage,
   type ShardcountPackageName,
   setOperationAttribute,
+  setOperationTracing,
   traceBackendCall,
   traceOperation,
 } from './diagnostics/tracing.js';

@@ -1,4 +1,5 @@
 import { channel, type TracingChannel, tracingChannel } from 'node:diagnostics_channel';
+import { assertBoolean, assertOneOf } from '../validation/assert.js';
 
 /** The shardcount packages that publish operations. */
 export type ShardcountPackageName = 'core' | 'pingpong' | 'local-cache' | 'storage';
@@ -129,6 +130,35 @@ export function setOperationAttribute(
   value: OperationAttributeValue,
 ): void {
   if (message !== undefined) message.attributes[name] = value;
+}
+
+/**
+ * Whether each package's operations publish on their channels at all; see
+ * {@link setOperationTracing}. Read on every traced call, next to `hasSubscribers`.
+ */
+export const OPERATION_TRACING: Readonly<Record<ShardcountPackageName, boolean>> = {
+  core: true,
+  pingpong: true,
+  'local-cache': true,
+  storage: true,
+};
+
+/**
+ * Switches one package's operation channels off (or back on) for this process. Off, its
+ * operations skip their `TracingChannel` entirely, even the check for subscribers, so
+ * `@shardcount/opentelemetry` sees no spans of that package (backend calls and events are
+ * still published). On by default; a process that never subscribes pays one
+ * `hasSubscribers` read per call with it on. It exists so the benchmark can measure that
+ * read against no channel at all in the same run (the "tracing off" rows).
+ *
+ * @param pkg - the package (`core` and `local-cache` honour it today)
+ * @param enabled - `true` to publish (the default), `false` to skip the channels
+ * @throws InvalidArgumentError when `pkg` is not a package or `enabled` not a boolean
+ */
+export function setOperationTracing(pkg: ShardcountPackageName, enabled: boolean): void {
+  assertOneOf(pkg, 'pkg', ['core', 'pingpong', 'local-cache', 'storage']);
+  assertBoolean(enabled, 'enabled');
+  (OPERATION_TRACING as Record<ShardcountPackageName, boolean>)[pkg] = enabled;
 }
 
 const backendCalls = tracingChannel<unknown, BackendCallMessage>(BACKEND_CALL_CHANNEL);
