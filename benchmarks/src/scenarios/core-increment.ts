@@ -142,7 +142,7 @@ export const coreIncrementScenario: Scenario = {
     return {
       rows,
       notes: [
-        `Tracing rows (core increment, ${TRACING_SHARDS} shards${simulated ? ', store round trips NOT delayed, so the rows compare CPU cost' : ''}): "tracing off" is the default state of a process where nobody subscribes to core's diagnostics channels (each call checks \`hasSubscribers\` and goes on); "no channels" is the same service after \`setOperationTracing('core', false)\`, which skips core's channels entirely (storage's backend-call and event channels stay: they are not core's). The two are measured back to back in alternating order; the ratio is tracing off ÷ no channels (target: within 5%, i.e. at least 0.95).`,
+        `Tracing rows (core increment, ${TRACING_SHARDS} shards${simulated ? ', store round trips NOT delayed, so the rows compare CPU cost' : ''}): "tracing off" is the default state of a process where nobody subscribes to core's diagnostics channels (each call checks \`hasSubscribers\` and goes on); "no channels" is the same service after \`setOperationTracing('core', false)\`, which skips core's channels entirely (storage's backend-call and event channels stay: they are not core's). The two are measured back to back, four rounds in alternating order; the ratio is tracing off ÷ no channels per round, summarised by its median (target: within 5%, i.e. at least 0.95).`,
         ...tracing.notes,
         ...(simulated
           ? [
@@ -182,6 +182,7 @@ async function measureTracingCost(
     subject: 'core increment',
     idPrefix: 'core',
     concurrencies: TRACING_CONCURRENCIES,
+    rounds: 4,
     spec: (concurrency) => ({
       meter: stores,
       op: () => service.increment(`${ctx.runId}-tracing-c${concurrency}`),
