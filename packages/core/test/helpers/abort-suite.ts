@@ -1,8 +1,4 @@
-import {
-  type CounterOperation,
-  ShardedCounterService,
-  type ShardedCounterServiceOptions,
-} from '@shardcount/core';
+import type { CounterOperation, ShardedCounterService } from '@shardcount/core';
 import {
   AmbiguousCommitError,
   DeadlineExceededError,
@@ -11,11 +7,9 @@ import {
 } from '@shardcount/storage';
 import { FaultInjectingCacheStore, FaultInjectingEntityStore } from '@shardcount/storage/testing';
 import { v4 as uuidv4 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CounterSuiteSettings, CounterTestEnv } from './counter-env.js';
+import { describe, expect, it } from 'vitest';
+import { type CounterSuiteSettings, useCounterEnv } from './counter-env.js';
 import { GatedEntityStore } from './gated-entity-store.js';
-
-type ServiceOverrides = Partial<ShardedCounterServiceOptions>;
 
 /** A change under test: an increment, or a decrement in one of its modes. */
 interface Change {
@@ -77,24 +71,8 @@ const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * expiring in backoff, each proving what was written.
  */
 export function runAbortSuite(settings: CounterSuiteSettings): void {
-  let env: CounterTestEnv;
-
-  beforeAll(async () => {
-    env = await settings.makeEnv();
-  });
-
-  afterAll(async () => {
-    await env?.close();
-  });
-
-  const unique = (label: string): string => `${label}-${uuidv4()}`;
-  const service = (overrides: ServiceOverrides = {}): ShardedCounterService =>
-    new ShardedCounterService({
-      store: env.store,
-      cache: env.cache,
-      cacheKeyPrefix: env.cacheKeyPrefix,
-      ...overrides,
-    });
+  const scope = useCounterEnv(settings);
+  const { unique, service } = scope;
   /** The count as the store holds it (no cache). */
   const stored = async (name: string) =>
     (await service().getCounter(name, { skipCache: true }))?.count;
@@ -102,7 +80,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
   for (const change of CHANGES) {
     describe(`${change.label} stopped by its signal on ${settings.label}`, () => {
       it('before it starts: OperationAbortedError with the reason as cause, no store call', async () => {
-        const store = new FaultInjectingEntityStore(env.store);
+        const store = new FaultInjectingEntityStore(scope.env.store);
         const s = service({ store });
         const name = unique('abort-before');
         await s.increment(name, change.seed);
@@ -119,7 +97,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
       });
 
       it('during its shard read: rejects at once, and the abandoned attempt writes nothing', async () => {
-        const store = new FaultInjectingEntityStore(env.store);
+        const store = new FaultInjectingEntityStore(scope.env.store);
         const s = service({ store });
         const name = unique('abort-read');
         await s.increment(name, change.seed);
@@ -139,7 +117,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
       });
 
       it('during backoff after contention: rejects at once, and no retry writes', async () => {
-        const store = new FaultInjectingEntityStore(env.store);
+        const store = new FaultInjectingEntityStore(scope.env.store);
         const s = service({ store, retry: { minTimeoutMs: 1000, maxTimeoutMs: 1000 } });
         const name = unique('abort-backoff');
         await s.increment(name, change.seed);
@@ -160,7 +138,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
       });
 
       it('a deadline expiring in backoff: DeadlineExceededError at the deadline, nothing written', async () => {
-        const store = new FaultInjectingEntityStore(env.store);
+        const store = new FaultInjectingEntityStore(scope.env.store);
         const s = service({ store, retry: { minTimeoutMs: 1000, maxTimeoutMs: 1000 } });
         const name = unique('deadline-backoff');
         await s.increment(name, change.seed);
@@ -175,7 +153,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
       });
 
       it('the service-wide deadline applies when the call gives none, and a call can override it', async () => {
-        const store = new FaultInjectingEntityStore(env.store);
+        const store = new FaultInjectingEntityStore(scope.env.store);
         const s = service({
           store,
           timeoutMs: 150,
@@ -196,7 +174,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
 
       if (change.idempotent) {
         it('during its commit: AmbiguousCommitError; a retry with the same idempotency key applies it exactly once', async () => {
-          const gated = new GatedEntityStore(env.store);
+          const gated = new GatedEntityStore(scope.env.store);
           const s = service({ store: gated });
           const name = unique('abort-commit');
           await s.increment(name, change.seed);
@@ -221,7 +199,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
 
         it('during its commit, when the commit never lands: the retry with the same key applies it once', async () => {
           // The gate holds the commit first; the fault layer under it then refuses it.
-          const failing = new FaultInjectingEntityStore(env.store);
+          const failing = new FaultInjectingEntityStore(scope.env.store);
           const gated = new GatedEntityStore(failing);
           const s = service({ store: gated });
           const name = unique('abort-commit-lost');
@@ -259,7 +237,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
 
   describe(`every public method takes signal and timeoutMs on ${settings.label}`, () => {
     it('a signal aborted beforehand rejects every method with OperationAbortedError and no store call', async () => {
-      const store = new FaultInjectingEntityStore(env.store);
+      const store = new FaultInjectingEntityStore(scope.env.store);
       const s = service({ store });
       const name = unique('every-method');
       await s.increment(name, 5);
@@ -289,7 +267,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
     });
 
     it('reads stop at their deadline: getCounter, getCounters and listCounters', async () => {
-      const store = new FaultInjectingEntityStore(env.store);
+      const store = new FaultInjectingEntityStore(scope.env.store);
       const s = service({ store });
       const name = unique('read-deadline');
       await s.increment(name, 5);
@@ -308,7 +286,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
     });
 
     it("after the commit, a writer's wait for a reader's fill stops at the signal; the increment completes", async () => {
-      const cache = new FaultInjectingCacheStore(env.cache);
+      const cache = new FaultInjectingCacheStore(scope.env.cache);
       const s = service({ cache });
       const name = unique('lease-wait');
       await s.increment(name, 5);
@@ -343,7 +321,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
     });
 
     it('refuses a bad signal or timeoutMs before any I/O, in calls and the constructor', async () => {
-      const store = new FaultInjectingEntityStore(env.store);
+      const store = new FaultInjectingEntityStore(scope.env.store);
       const s = service({ store });
       const bad = [
         [{ signal: 'stop' }, 'options.signal'],
@@ -373,7 +351,7 @@ export function runAbortSuite(settings: CounterSuiteSettings): void {
     });
 
     it('background work does not stop at the caller deadline: delete(name, { wait: false })', async () => {
-      const store = new FaultInjectingEntityStore(env.store);
+      const store = new FaultInjectingEntityStore(scope.env.store);
       const s = service({ store });
       const name = unique('detached');
       await s.increment(name, 5);

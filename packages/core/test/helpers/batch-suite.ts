@@ -3,41 +3,21 @@ import {
   CounterStatus,
   MAX_GET_COUNTERS,
   MAX_LIST_LIMIT,
-  ShardedCounterService,
-  type ShardedCounterServiceOptions,
 } from '@shardcount/core';
 import { InvalidArgumentError, StoreUnavailableError } from '@shardcount/storage';
 import { FaultInjectingCacheStore, FaultInjectingEntityStore } from '@shardcount/storage/testing';
 import { v4 as uuidv4 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CounterSuiteSettings, CounterTestEnv } from './counter-env.js';
+import { describe, expect, it } from 'vitest';
+import { type CounterSuiteSettings, useCounterEnv } from './counter-env.js';
 import { GatedEntityStore } from './gated-entity-store.js';
-
-type ServiceOverrides = Partial<ShardedCounterServiceOptions>;
 
 /**
  * Batch reads (`getCounters`), listing (`listCounters`) and asynchronous deletion, on one
  * adapter pair. Listing tests use a kind prefix of their own, so they see only their counters.
  */
 export function runBatchSuite(settings: CounterSuiteSettings): void {
-  let env: CounterTestEnv;
-
-  beforeAll(async () => {
-    env = await settings.makeEnv();
-  });
-
-  afterAll(async () => {
-    await env?.close();
-  });
-
-  const unique = (label: string): string => `${label}-${uuidv4()}`;
-  const service = (overrides: ServiceOverrides = {}): ShardedCounterService =>
-    new ShardedCounterService({
-      store: env.store,
-      cache: env.cache,
-      cacheKeyPrefix: env.cacheKeyPrefix,
-      ...overrides,
-    });
+  const scope = useCounterEnv(settings);
+  const { unique, service } = scope;
   /** A kind prefix no other test uses (letters only). */
   const freshKinds = (): string => `L${uuidv4().replace(/[^a-f]/g, '')}`;
 
@@ -60,8 +40,8 @@ export function runBatchSuite(settings: CounterSuiteSettings): void {
     });
 
     it('makes one cache getMany and one store lookup for the misses, then fills', async () => {
-      const cache = new FaultInjectingCacheStore(env.cache);
-      const store = new FaultInjectingEntityStore(env.store);
+      const cache = new FaultInjectingCacheStore(scope.env.cache);
+      const store = new FaultInjectingEntityStore(scope.env.store);
       const s = service({ cache, store });
       const names = [unique('calls-a'), unique('calls-b'), unique('calls-c')];
       for (const [i, name] of names.entries()) await s.increment(name, i + 1);
@@ -93,7 +73,7 @@ export function runBatchSuite(settings: CounterSuiteSettings): void {
     });
 
     it('a cache outage costs no correctness: every counter read from the store', async () => {
-      const cache = new FaultInjectingCacheStore(env.cache);
+      const cache = new FaultInjectingCacheStore(scope.env.cache);
       const s = service({ cache });
       const names = [unique('outage-a'), unique('outage-b')];
       await s.increment(names[0] as string, 2);
@@ -151,8 +131,8 @@ export function runBatchSuite(settings: CounterSuiteSettings): void {
     });
 
     it('refuses bad input before any I/O', async () => {
-      const store = new FaultInjectingEntityStore(env.store);
-      const cache = new FaultInjectingCacheStore(env.cache);
+      const store = new FaultInjectingEntityStore(scope.env.store);
+      const cache = new FaultInjectingCacheStore(scope.env.cache);
       const s = service({ store, cache });
       const refused = async (call: () => Promise<unknown>, argument: string) => {
         const error = await call().then(
@@ -184,7 +164,7 @@ export function runBatchSuite(settings: CounterSuiteSettings): void {
 
   describe(`listCounters on ${settings.label}`, () => {
     it('pages through every counter with cursors, ordered by name, without reading shards', async () => {
-      const store = new FaultInjectingEntityStore(env.store);
+      const store = new FaultInjectingEntityStore(scope.env.store);
       const s = service({ store, kindPrefix: freshKinds() });
       const names = ['b-2', 'a-1', 'b-1', 'c-1', 'a-3', 'a-2', 'b-3'];
       for (const name of names) await s.createCounter(name, { description: `about ${name}` });
@@ -258,7 +238,7 @@ export function runBatchSuite(settings: CounterSuiteSettings): void {
     });
 
     it('refuses a bad limit, status or cursor before any I/O', async () => {
-      const store = new FaultInjectingEntityStore(env.store);
+      const store = new FaultInjectingEntityStore(scope.env.store);
       const s = service({ store });
       const refused = async (options: unknown, argument: string) => {
         const error = await s.listCounters(options as Parameters<typeof s.listCounters>[0]).then(
@@ -289,7 +269,7 @@ export function runBatchSuite(settings: CounterSuiteSettings): void {
 
   describe(`delete(name, { wait: false }) on ${settings.label}`, () => {
     it('returns once the counter is DELETING; the removal finishes in the background and close() waits for it', async () => {
-      const gated = new GatedEntityStore(env.store);
+      const gated = new GatedEntityStore(scope.env.store);
       const s = service({ store: gated });
       const name = unique('async-delete');
       await s.increment(name, 9);
@@ -319,7 +299,7 @@ export function runBatchSuite(settings: CounterSuiteSettings): void {
     });
 
     it('a background failure is an event, never an unhandled rejection; a fresh service resumes it', async () => {
-      const failing = new FaultInjectingEntityStore(env.store);
+      const failing = new FaultInjectingEntityStore(scope.env.store);
       const s = service({ store: failing });
       const name = unique('async-delete-fails');
       await s.increment(name, 3);
@@ -349,7 +329,7 @@ export function runBatchSuite(settings: CounterSuiteSettings): void {
     });
 
     it('refuses a non-boolean wait before any I/O', async () => {
-      const store = new FaultInjectingEntityStore(env.store);
+      const store = new FaultInjectingEntityStore(scope.env.store);
       const s = service({ store });
       await expect(
         s.delete('x', { wait: 'no' } as unknown as { wait: boolean }),

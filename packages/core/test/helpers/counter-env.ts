@@ -1,4 +1,7 @@
+import { ShardedCounterService, type ShardedCounterServiceOptions } from '@shardcount/core';
 import type { BackendEntityStore, CacheStore } from '@shardcount/storage';
+import { v4 as uuidv4 } from 'uuid';
+import { afterAll, beforeAll } from 'vitest';
 
 /** Where a counter test suite runs: one store and one cache, shared by its tests. */
 export interface CounterTestEnv {
@@ -20,4 +23,43 @@ export interface CounterSuiteSettings {
   readonly makeEnv: () => Promise<CounterTestEnv>;
   /** Increments per sequential scenario (the Java design's 50). */
   readonly sequentialIncrements: number;
+}
+
+/** What a suite gets from {@link useCounterEnv}. */
+export interface CounterSuiteScope {
+  /** The environment, once `beforeAll` has made it. */
+  readonly env: CounterTestEnv;
+  /** A fresh random counter name starting with `label`. */
+  unique(label: string): string;
+  /** A service on the environment's store and cache, with `overrides`. */
+  service(overrides?: Partial<ShardedCounterServiceOptions>): ShardedCounterService;
+}
+
+/**
+ * Makes the suite's environment in `beforeAll`, closes it in `afterAll`, and gives the
+ * helpers every counter suite uses.
+ */
+export function useCounterEnv(settings: CounterSuiteSettings): CounterSuiteScope {
+  let made: CounterTestEnv | undefined;
+  beforeAll(async () => {
+    made = await settings.makeEnv();
+  });
+  afterAll(async () => {
+    await made?.close();
+  });
+  const scope: CounterSuiteScope = {
+    get env(): CounterTestEnv {
+      if (made === undefined) throw new Error('the counter test environment is not made yet');
+      return made;
+    },
+    unique: (label) => `${label}-${uuidv4()}`,
+    service: (overrides = {}) =>
+      new ShardedCounterService({
+        store: scope.env.store,
+        cache: scope.env.cache,
+        cacheKeyPrefix: scope.env.cacheKeyPrefix,
+        ...overrides,
+      }),
+  };
+  return scope;
 }

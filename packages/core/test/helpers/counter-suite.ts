@@ -6,8 +6,7 @@ import {
   CounterStatus,
   InsufficientCountError,
   MAX_SHARDS,
-  ShardedCounterService,
-  type ShardedCounterServiceOptions,
+  type ShardedCounterService,
 } from '@shardcount/core';
 import {
   AmbiguousCommitError,
@@ -20,9 +19,9 @@ import {
 } from '@shardcount/storage';
 import { FaultInjectingCacheStore, FaultInjectingEntityStore } from '@shardcount/storage/testing';
 import { v4 as uuidv4 } from 'uuid';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { counterKinds, shardKey } from '../../src/counter-entities.js';
-import type { CounterSuiteSettings, CounterTestEnv } from './counter-env.js';
+import { type CounterSuiteSettings, useCounterEnv } from './counter-env.js';
 import { CrashingEntityStore } from './crashing-entity-store.js';
 import { EntityGroupLimitedStore } from './entity-group-limited-store.js';
 import { GatedEntityStore } from './gated-entity-store.js';
@@ -37,46 +36,31 @@ const Shards = defineKind<ShardRow>('ShardcountShard');
 const Operations = defineKind<{ counterName: string }>('ShardcountOperation');
 const Orders = defineKind<{ item: string; quantity: number }>('CoreTestOrder');
 
-type ServiceOverrides = Partial<ShardedCounterServiceOptions>;
-
 /**
  * The scenarios every adapter pair must pass: the Java design's, concurrency, faults, costs
  * and bad input. Each test uses counters with fresh random names.
  */
 export function runCounterSuite(settings: CounterSuiteSettings): void {
-  let env: CounterTestEnv;
-
-  beforeAll(async () => {
-    env = await settings.makeEnv();
-  });
-
-  afterAll(async () => {
-    await env?.close();
-  });
-
-  const unique = (label: string): string => `${label}-${uuidv4()}`;
-  const service = (overrides: ServiceOverrides = {}): ShardedCounterService =>
-    new ShardedCounterService({
-      store: env.store,
-      cache: env.cache,
-      cacheKeyPrefix: env.cacheKeyPrefix,
-      ...overrides,
-    });
-  const totalKey = (name: string): string => `${env.cacheKeyPrefix}${name}`;
+  const scope = useCounterEnv(settings);
+  const { unique, service } = scope;
+  const totalKey = (name: string): string => `${scope.env.cacheKeyPrefix}${name}`;
   const shardRows = async (name: string): Promise<ShardRow[]> =>
-    (await env.store.query(Shards, { filters: [{ property: 'counterName', value: name }] })).map(
-      (row) => row.entity,
-    );
+    (
+      await scope.env.store.query(Shards, { filters: [{ property: 'counterName', value: name }] })
+    ).map((row) => row.entity);
   const recordRows = async (name: string): Promise<number> =>
-    (await env.store.query(Operations, { filters: [{ property: 'counterName', value: name }] }))
-      .length;
+    (
+      await scope.env.store.query(Operations, {
+        filters: [{ property: 'counterName', value: name }],
+      })
+    ).length;
   const count = async (s: ShardedCounterService, name: string, skipCache = false) =>
     (await s.getCounter(name, { skipCache }))?.count;
   /** Writes shard i = i + 1 for `numShards` shards in one commit; returns the total. */
   const seedShards = async (name: string, numShards: number): Promise<number> => {
     const kinds = counterKinds('Shardcount');
     const now = new Date();
-    await env.store.saveMany(
+    await scope.env.store.saveMany(
       Array.from({ length: numShards }, (_, index) => ({
         key: shardKey(kinds, name, index),
         entity: { counterName: name, index, count: index + 1, createdAt: now, updatedAt: now },
@@ -85,8 +69,8 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
     return (numShards * (numShards + 1)) / 2;
   };
   const faulty = () => {
-    const store = new FaultInjectingEntityStore(env.store);
-    const cache = new FaultInjectingCacheStore(env.cache);
+    const store = new FaultInjectingEntityStore(scope.env.store);
+    const cache = new FaultInjectingCacheStore(scope.env.cache);
     return { store, cache };
   };
 
@@ -102,7 +86,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
               const name = unique('seq');
               const n = settings.sequentialIncrements;
               for (let i = 1; i <= n; i++) {
-                if (mode === 'cache cleared before') await env.cache.delete(totalKey(name));
+                if (mode === 'cache cleared before') await scope.env.cache.delete(totalKey(name));
                 const op = await s.increment(name);
                 expect(op).toMatchObject({
                   counterName: name,
@@ -113,7 +97,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
                 });
                 expect(op.shardIndex).toBeGreaterThanOrEqual(0);
                 expect(op.shardIndex).toBeLessThan(shards);
-                if (mode === 'cache cleared after') await env.cache.delete(totalKey(name));
+                if (mode === 'cache cleared after') await scope.env.cache.delete(totalKey(name));
                 expect(await count(s, name)).toBe(i);
               }
               expect(await s.getCounter(name, { skipCache: true })).toMatchObject({
@@ -407,7 +391,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         const seen: number[] = [];
         const reader = async (s: ShardedCounterService, evict: boolean) => {
           while (writing) {
-            if (evict) await env.cache.delete(totalKey(name));
+            if (evict) await scope.env.cache.delete(totalKey(name));
             const c = await s.getCounter(name);
             if (c !== undefined) seen.push(c.count);
             // An embedded cache answers in microtasks: yield so the writers get to run.
@@ -510,7 +494,9 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
       it('a counter read in several lookups is never torn by a shrink or a reset between them', async () => {
         // Three shards and the counter per lookup, so 12 shards take 4 lookups, as 1000 shards
         // take 2 on Datastore.
-        const store = new FaultInjectingEntityStore(env.store, { limits: { maxLookupKeys: 4 } });
+        const store = new FaultInjectingEntityStore(scope.env.store, {
+          limits: { maxLookupKeys: 4 },
+        });
         const s = service({ store });
         const other = service();
         const name = unique('split');
@@ -632,7 +618,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
           // Nothing is settled before the commit: the cache still holds the filled total.
           expect(await store.transactionless(() => count(s, name))).toBe(10);
         });
-        expect(await env.store.load(orderKey)).toEqual({ item: name, quantity: 3 });
+        expect(await scope.env.store.load(orderKey)).toEqual({ item: name, quantity: 3 });
         // Adjusted by incr/decr after the commit, not deleted: the next read is a hit.
         store.resetCalls();
         cache.resetCalls();
@@ -647,11 +633,11 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         const name = unique('joined-race');
         await s.increment(name, 10);
         expect(await count(s, name)).toBe(10);
-        await env.store.transact(async () => {
+        await scope.env.store.transact(async () => {
           await s.increment(name, 5, { isolated: false });
           // Another request (outside this transaction) misses and fills the pre-commit total.
-          await env.cache.delete(totalKey(name));
-          expect(await env.store.transactionless(() => count(s, name))).toBe(10);
+          await scope.env.cache.delete(totalKey(name));
+          expect(await scope.env.store.transactionless(() => count(s, name))).toBe(10);
         });
         expect(await count(s, name)).toBe(15);
         expect(await count(s, name, true)).toBe(15);
@@ -681,13 +667,13 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         expect(await count(s, name)).toBe(5);
         const orderKey = Orders.key(uuidv4());
         await expect(
-          env.store.transact(async () => {
+          scope.env.store.transact(async () => {
             await s.increment(name, 100, { isolated: false });
-            await env.store.save(orderKey, { item: name, quantity: 1 });
+            await scope.env.store.save(orderKey, { item: name, quantity: 1 });
             await s.decrement(name, 500, { isolated: false, mode: 'exact' });
           }),
         ).rejects.toThrow(InsufficientCountError);
-        expect(await env.store.load(orderKey)).toBeUndefined();
+        expect(await scope.env.store.load(orderKey)).toBeUndefined();
         expect(await count(s, name)).toBe(5);
         expect(await count(s, name, true)).toBe(5);
       });
@@ -717,7 +703,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
 
     describe('legacy Datastore: at most 25 entity groups per transaction (simulated)', () => {
       it('reset, shrink and wide exact decrements of 30 shards fail whole; the counter stays usable', async () => {
-        const s = service({ store: new EntityGroupLimitedStore(env.store) });
+        const s = service({ store: new EntityGroupLimitedStore(scope.env.store) });
         const name = unique('legacy');
         await s.createCounter(name, { numShards: 30 });
         const total = await seedShards(name, 30);
@@ -739,7 +725,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
       });
 
       it('23 shards fit: reset, shrink, and an exact decrement over every shard with a key', async () => {
-        const s = service({ store: new EntityGroupLimitedStore(env.store) });
+        const s = service({ store: new EntityGroupLimitedStore(scope.env.store) });
         const name = unique('legacy-23');
         await s.createCounter(name, { numShards: 23 });
         const total = await seedShards(name, 23);
@@ -758,7 +744,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
 
       it('with maxWritesPerTransaction: 25, reset and shrink work at any shard count', async () => {
         const s = service({
-          store: new EntityGroupLimitedStore(env.store),
+          store: new EntityGroupLimitedStore(scope.env.store),
           maxWritesPerTransaction: 25,
         });
         const name = unique('legacy-batched');
@@ -800,7 +786,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         const hitsDuringOutage = hits.length;
         cache.faults.heal();
         // The entry filled before the outage was invalidated or missed nothing: reads are exact.
-        await env.cache.delete(totalKey(name)); // a restarted memcached is empty
+        await scope.env.cache.delete(totalKey(name)); // a restarted memcached is empty
         expect(await count(s, name)).toBe(4);
         cache.resetCalls();
         store.resetCalls();
@@ -910,7 +896,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         await healthy.createCounter(name, { numShards: 4 });
         for (let i = 0; i < 8; i++) await healthy.increment(name, 1, { idempotencyKey: `i${i}` });
         expect(await count(healthy, name)).toBe(8);
-        const crashing = new CrashingEntityStore(env.store, 1); // DELETING commits, shard delete crashes
+        const crashing = new CrashingEntityStore(scope.env.store, 1); // DELETING commits, shard delete crashes
         await expect(service({ store: crashing }).delete(name)).rejects.toThrow(
           StoreUnavailableError,
         );
@@ -942,7 +928,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         const name = unique('crash-delete-late');
         for (let i = 0; i < 5; i++) await healthy.increment(name, 1, { idempotencyKey: `i${i}` });
         // Commits: DELETING, shard deletion, record deletion; the counter's own delete crashes.
-        const crashing = new CrashingEntityStore(env.store, 3);
+        const crashing = new CrashingEntityStore(scope.env.store, 3);
         await expect(service({ store: crashing }).delete(name)).rejects.toThrow(
           StoreUnavailableError,
         );
@@ -967,7 +953,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         }
         expect(await count(healthy, name)).toBe(total);
         // Commits: the update with the first step, then two more steps; the fourth step crashes.
-        const crashing = new CrashingEntityStore(env.store, 3);
+        const crashing = new CrashingEntityStore(scope.env.store, 3);
         await expect(
           service({ ...small, store: crashing }).updateCounter(name, { numShards: 2 }),
         ).rejects.toThrow(StoreUnavailableError);
@@ -1005,7 +991,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         for (let i = 0; i < 40; i++) await healthy.increment(name);
         expect((await shardRows(name)).filter((r) => r.count > 0).length).toBeGreaterThan(3);
         // Commits: RESETTING with the first batch, the second batch; the third batch crashes.
-        const crashing = new CrashingEntityStore(env.store, 2);
+        const crashing = new CrashingEntityStore(scope.env.store, 2);
         await expect(service({ ...small, store: crashing }).reset(name)).rejects.toThrow(
           StoreUnavailableError,
         );
@@ -1029,7 +1015,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
     describe('shard-only increments: fences under interleavings', () => {
       /** A service over a gated view of the shared store, with its view of `name` warm. */
       const gated = async (name: string, numShards: number) => {
-        const store = new GatedEntityStore(env.store);
+        const store = new GatedEntityStore(scope.env.store);
         const s = service({ store });
         await s.createCounter(name, { numShards });
         for (let i = 0; i < numShards * 3; i++) await s.increment(name);
@@ -1061,7 +1047,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
       it('a status change held before its commit loses to an increment, retries, then fences it', async () => {
         const name = unique('fence-readonly-held');
         const { s, before } = await gated(name, 4);
-        const statusStore = new GatedEntityStore(env.store);
+        const statusStore = new GatedEntityStore(scope.env.store);
         const gate = statusStore.holdNextCommit(); // the status change has read every shard
         const change = service({ store: statusStore }).updateCounter(name, {
           status: 'READ_ONLY_COUNT',
@@ -1095,7 +1081,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         const name = unique('fence-deleting');
         const { s, before } = await gated(name, 4);
         // Shards stay (the deletion "crashes" after marking), so only the fence can refuse.
-        const crashing = new CrashingEntityStore(env.store, 1);
+        const crashing = new CrashingEntityStore(scope.env.store, 1);
         await expect(service({ store: crashing }).delete(name)).rejects.toThrow(
           StoreUnavailableError,
         );
@@ -1146,7 +1132,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         await stale.createCounter(name, { numShards: 10 });
         for (let i = 0; i < 20; i++) await stale.increment(name);
         // Commits: the status change with shards 0-2; the next stamping transaction crashes.
-        const crashing = new CrashingEntityStore(env.store, 1);
+        const crashing = new CrashingEntityStore(scope.env.store, 1);
         await expect(
           service({ ...small, store: crashing }).updateCounter(name, { status: 'READ_ONLY_COUNT' }),
         ).rejects.toThrow(StoreUnavailableError);
@@ -1239,7 +1225,7 @@ export function runCounterSuite(settings: CounterSuiteSettings): void {
         const s = service({ store, cache, numInitialShards: 10 });
         const name = unique('cost-read');
         for (let i = 0; i < 10; i++) await s.increment(name);
-        await env.cache.delete(totalKey(name));
+        await scope.env.cache.delete(totalKey(name));
         store.resetCalls();
         cache.resetCalls();
         expect(await count(s, name)).toBe(10);
